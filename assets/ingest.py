@@ -1,0 +1,117 @@
+"""Ingest assets: validated tickets and survey responses (monthly) and customers (whole table)."""
+
+import dagster as dg
+import pandas as pd
+
+from pipelines import checks
+from pipelines.resources import ScorecardsConfig
+from scorecards.ingest import IngestReport, ingest_customers, ingest_events
+
+GROUP = "ingest"
+
+
+def _md_table(df: pd.DataFrame, limit: int = 40) -> str:
+    if df.empty:
+        return "_none_"
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in df.head(limit).itertuples(index=False):
+        lines.append("| " + " | ".join(str(v) for v in row) + " |")
+    if len(df) > limit:
+        lines.append(f"| … {len(df) - limit} more rows |" + " |" * (len(cols) - 1))
+    return "\n".join(lines)
+
+
+def report_metadata(report: IngestReport) -> dict[str, dg.MetadataValue]:
+    """What the UI shows for an ingest: counts, quarantine by reason, per-file accounting."""
+    ms = report.month_stats
+    totals = report.totals()
+    reasons = report.reasons[report.reasons.period.isin([*report.months, "undated"])]
+    by_reason = (
+        reasons.groupby("reason", as_index=False)["rows"].sum().sort_values("rows", ascending=False)
+    )
+    return {
+        "dagster/row_count": dg.MetadataValue.int(int(ms.accepted.sum())),
+        "months": dg.MetadataValue.text(", ".join(report.months)),
+        "rows_read_in_months": dg.MetadataValue.int(int(ms.rows_read.sum())),
+        "quarantined_in_months": dg.MetadataValue.int(int(ms.quarantined.sum())),
+        "duplicates_dropped_in_months": dg.MetadataValue.int(int(ms.duplicates_dropped.sum())),
+        "undated_rows_quarantined": dg.MetadataValue.int(report.undated),
+        "landing_rows_read_all_months": dg.MetadataValue.int(totals["rows_read"]),
+        "quarantine_by_reason": dg.MetadataValue.md(_md_table(by_reason)),
+        "per_month": dg.MetadataValue.md(_md_table(ms)),
+        "per_file": dg.MetadataValue.md(_md_table(report.files)),
+        "quarantine_files": dg.MetadataValue.md(
+            "\n".join(f"- `{p}`" for p in report.quarantine_files) or "_none_"
+        ),
+        "teams_not_in_config": dg.MetadataValue.text(", ".join(report.unknown_teams) or "none"),
+    }
+
+
+def build_ingest_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    @dg.multi_asset(
+        name="ingest_events",
+        specs=[
+            dg.AssetSpec(
+                "tickets",
+                group_name=GROUP,
+                description="Validated support tickets by month of created_at; rows that break "
+                "the contract are in quarantine/tickets/<YYYY-MM>.csv with their reason.",
+            ),
+            dg.AssetSpec(
+                "survey_responses",
+                deps=["tickets"],
+                group_name=GROUP,
+                description="Validated CSAT/NPS/CES responses by month of submitted_at, with the "
+                "team taken from the ticket when the response has none.",
+            ),
+        ],
+        check_specs=[
+            checks.quarantine_spec("tickets"),
+            checks.completeness_spec("tickets"),
+            checks.quarantine_spec("survey_responses"),
+        ],
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+    )
+    def ingest_events_asset(context: dg.AssetExecutionContext, scorecards: ScorecardsConfig):
+        settings = scorecards.settings()
+        threshold = settings.teams_file.quarantine_threshold
+        reports = ingest_events(settings, context.partition_keys)
+        for name, report in reports.items():
+            for team in report.unknown_teams:
+                context.log.warning(f"team {team!r} appears in {name} but not in config/teams.yaml")
+            results = [checks.quarantine_result(report, threshold)]
+            if name == "tickets":
+                results.append(checks.completeness_result(report, settings.timezone))
+            yield dg.MaterializeResult(
+                asset_key=name, metadata=report_metadata(report), check_results=results
+            )
+
+    @dg.asset(
+        name="customers",
+        group_name=GROUP,
+        description="Validated customers (one table, replaced whole on each run).",
+        check_specs=[checks.quarantine_spec("customers")],
+    )
+    def customers_asset(context: dg.AssetExecutionContext, scorecards: ScorecardsConfig):
+        settings = scorecards.settings()
+        report = ingest_customers(settings)
+        totals = report.totals()
+        share = totals["quarantined"] / totals["rows_read"] if totals["rows_read"] else 0.0
+        threshold = settings.teams_file.quarantine_threshold
+        meta = report_metadata(report)
+        return dg.MaterializeResult(
+            metadata=meta,
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=checks.QUARANTINE_SHARE,
+                    passed=share <= threshold,
+                    description=f"{totals['quarantined']} of {totals['rows_read']} customer rows "
+                    f"quarantined ({100 * share:.2f}%, threshold {100 * threshold:.2f}%).",
+                    metadata={"share": share, "threshold": threshold},
+                )
+            ],
+        )
+
+    return [ingest_events_asset, customers_asset]

@@ -1,0 +1,68 @@
+"""The monthly team KPI table: every team's and the company's KPIs with their uncertainty."""
+
+import dagster as dg
+import pandas as pd
+
+from pipelines.resources import ScorecardsConfig
+from scorecards.kpi_catalog import ALL_TEAMS, KPI_BY_ID
+from scorecards.kpis import build_team_kpis, kpi_csv_path, markdown_preview
+
+GROUP = "kpis"
+
+
+def _team_matrix(df: pd.DataFrame) -> str:
+    """KPIs down, teams across: one glance at a month in the UI."""
+    pivot = df.pivot(index="kpi", columns="team", values="value").reindex(df.kpi.unique())
+    teams = [ALL_TEAMS] + sorted(t for t in pivot.columns if t != ALL_TEAMS)
+    lines = ["| KPI | " + " | ".join(teams) + " |", "|---|" + "---:|" * len(teams)]
+    for kpi, row in pivot[teams].iterrows():
+        cells = ["–" if pd.isna(v) else f"{v:,.1f}" for v in row]
+        lines.append(f"| {KPI_BY_ID[kpi].label_en} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def build_kpi_assets(
+    partitions_def: dg.TimeWindowPartitionsDefinition, first_month: str
+) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        name="team_kpis",
+        group_name=GROUP,
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=[
+            # P, P−1 and P−12, and for churn the 90 days of tickets before each.
+            dg.AssetDep(
+                "tickets", partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-15)
+            ),
+            dg.AssetDep(
+                "survey_responses",
+                partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-12),
+            ),
+            dg.AssetDep("customers"),
+        ],
+        description="Monthly KPIs per team and for ALL, with n, 95% interval, previous month, "
+        "same month last year, target and significance; written to the warehouse and to "
+        "out/<YYYY-MM>/team_kpis.csv.",
+    )
+    def team_kpis(
+        context: dg.AssetExecutionContext, scorecards: ScorecardsConfig
+    ) -> dg.MaterializeResult:
+        settings = scorecards.settings()
+        frames = build_team_kpis(settings, context.partition_keys, first_month)
+        last = max(frames)
+        df = frames[last]
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": dg.MetadataValue.int(sum(len(f) for f in frames.values())),
+                "months": dg.MetadataValue.text(", ".join(sorted(frames))),
+                "teams": dg.MetadataValue.int(df.team.nunique() - 1),
+                "csv": dg.MetadataValue.path(str(kpi_csv_path(settings, last))),
+                "company_kpis": dg.MetadataValue.md(
+                    f"**{ALL_TEAMS}, {last}**\n\n" + markdown_preview(df)
+                ),
+                "kpis_by_team": dg.MetadataValue.md(f"**{last}**\n\n" + _team_matrix(df)),
+                "low_sample_rows": dg.MetadataValue.int(int(df.low_sample.sum())),
+            }
+        )
+
+    return [team_kpis]

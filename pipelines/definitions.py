@@ -1,0 +1,34 @@
+"""The Dagster code location: assets, checks, partitions and resources, built from the settings."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.ingest import build_ingest_assets
+from assets.kpis import build_kpi_assets
+from pipelines.partitions import first_month, monthly_partitions
+from pipelines.resources import ScorecardsConfig
+from scorecards.settings import Settings, load_settings
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    settings = settings or load_settings()
+    partitions = monthly_partitions(settings)
+    assets = [
+        *build_ingest_assets(partitions),
+        *build_kpi_assets(partitions, first_month(settings)),
+    ]
+    return dg.Definitions(
+        assets=assets,
+        resources={
+            "scorecards": ScorecardsConfig(
+                data_dir=str(settings.data_dir), config_dir=str(settings.config_dir)
+            )
+        },
+        # Steps share one DuckDB file, which takes one writer at a time; one process per run
+        # avoids lock waits and the start-up cost of a process per step.
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions()

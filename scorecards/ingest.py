@@ -1,0 +1,271 @@
+"""Ingest: landing files -> validation -> warehouse months and quarantine files.
+
+Tickets and survey responses are monthly: a run reads the whole landing folder (months are mixed
+freely across files) and replaces only the months it was asked for. Customers are one table that
+is replaced whole, since churn needs every customer ever seen.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from scorecards import warehouse
+from scorecards.contract import CUSTOMERS, SURVEYS, TICKETS, UNDATED, Dataset
+from scorecards.landing import list_landing_files, load_raw, sql_str
+from scorecards.periods import days_before, month_bounds, shift_month
+from scorecards.settings import Settings
+from scorecards.validation import QUARANTINED, ValidationResult, quarantine_frame, validate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestReport:
+    """What one dataset's ingest did, for asset metadata, checks and tests."""
+
+    dataset: str
+    months: list[str]
+    files: pd.DataFrame
+    month_stats: pd.DataFrame  # period, rows_read, accepted, quarantined, duplicates_dropped
+    reasons: pd.DataFrame  # period, reason, rows
+    undated: int
+    quarantine_files: list[Path] = field(default_factory=list)
+    unknown_teams: list[str] = field(default_factory=list)
+    # The newest accepted timestamp in the whole landing data, to tell whether a month is complete.
+    latest: datetime | None = None
+
+    def quarantined_share(self, month: str) -> float:
+        """Quarantined share of a month's rows; undated rows count against every month, since
+        any of them might belong to it."""
+        row = self.month_stats[self.month_stats.period == month]
+        read = int(row.rows_read.sum()) + self.undated
+        bad = int(row.quarantined.sum()) + self.undated
+        return bad / read if read else 0.0
+
+    def month_complete(self, month: str, tz: str) -> bool:
+        """True when the data reaches the month's last day: something was recorded on it or later."""
+        if self.latest is None:
+            return False
+        _, end = month_bounds(month, tz)
+        return self.latest >= days_before(shift_month(month, 1), 1, tz) or self.latest >= end
+
+    def totals(self) -> dict[str, int]:
+        s = self.files[["rows_read", "accepted", "quarantined", "duplicates_dropped"]].sum()
+        return {k: int(v) for k, v in s.items()}
+
+
+def _month_stats(
+    con: duckdb.DuckDBPyConnection, res: ValidationResult, months: Sequence[str]
+) -> pd.DataFrame:
+    df = con.execute(
+        f"""
+        WITH m AS (SELECT unnest(?::VARCHAR[]) AS period)
+        SELECT m.period, count(s.status) AS rows_read,
+               count(*) FILTER (s.status = 'accepted') AS accepted,
+               count(*) FILTER (s.status = 'quarantined') AS quarantined,
+               count(*) FILTER (s.status = 'duplicate') AS duplicates_dropped
+        FROM m LEFT JOIN {res.staged} s USING (period)
+        GROUP BY m.period ORDER BY m.period
+        """,
+        [list(months)],
+    ).df()
+    return df
+
+
+def _undated(con: duckdb.DuckDBPyConnection, res: ValidationResult) -> int:
+    return con.execute(
+        f"SELECT count(*) FROM {res.staged} WHERE period = ? AND status = '{QUARANTINED}'",
+        [UNDATED],
+    ).fetchone()[0]
+
+
+def _write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    df.to_csv(tmp, index=False, lineterminator="\n")
+    os.replace(tmp, path)
+
+
+def _write_quarantine(
+    con: duckdb.DuckDBPyConnection, settings: Settings, res: ValidationResult, months: Sequence[str]
+) -> list[Path]:
+    """One CSV per month with quarantined rows; a month that is clean now loses its old file."""
+    folder = settings.quarantine_dir / res.dataset.name
+    written: list[Path] = []
+    for month in [*months, UNDATED]:
+        path = folder / f"{month}.csv"
+        frame = quarantine_frame(con, res, month)
+        if len(frame):
+            _write_csv_atomic(frame, path)
+            written.append(path)
+        elif path.exists():
+            path.unlink()
+    return written
+
+
+def _record(con: duckdb.DuckDBPyConnection, report: IngestReport, months: Sequence[str]) -> None:
+    ds = report.dataset
+    con.execute(
+        "DELETE FROM ingest_months WHERE dataset = ? AND period IN (SELECT unnest(?))",
+        [ds, list(months)],
+    )
+    stats = report.month_stats.assign(dataset=ds, undated=report.undated)
+    con.register("_stats", stats)
+    con.execute("INSERT INTO ingest_months BY NAME SELECT * FROM _stats")
+    con.unregister("_stats")
+    con.execute(
+        "DELETE FROM quarantine_reasons WHERE dataset = ? AND period IN (SELECT unnest(?))",
+        [ds, list(months) + [UNDATED]],
+    )
+    reasons = report.reasons[report.reasons.period.isin([*months, UNDATED])].assign(dataset=ds)
+    con.register("_reasons", reasons)
+    con.execute("INSERT INTO quarantine_reasons BY NAME SELECT * FROM _reasons")
+    con.unregister("_reasons")
+    con.execute("DELETE FROM ingest_files WHERE dataset = ?", [ds])
+    con.register("_files", report.files.assign(dataset=ds))
+    con.execute("INSERT INTO ingest_files BY NAME SELECT * FROM _files")
+    con.unregister("_files")
+
+
+def _report(
+    con: duckdb.DuckDBPyConnection, res: ValidationResult, months: Sequence[str]
+) -> IngestReport:
+    return IngestReport(
+        dataset=res.dataset.table,
+        months=list(months),
+        files=res.file_stats,
+        month_stats=_month_stats(con, res, months),
+        reasons=res.reason_counts,
+        undated=_undated(con, res),
+    )
+
+
+def _load_and_validate(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    ds: Dataset,
+    accepted_tickets: str | None = None,
+) -> ValidationResult:
+    files = list_landing_files(settings.landing_dir, ds)
+    source = getattr(settings.sources, ds.name)
+    raw = load_raw(con, ds, files, source, relative_to=settings.landing_dir)
+    return validate(con, ds, raw, source, settings.timezone, accepted_tickets=accepted_tickets)
+
+
+def ingest_events(settings: Settings, months: Sequence[str]) -> dict[str, IngestReport]:
+    """Validate all landing tickets and survey responses; replace `months` in the warehouse."""
+    months = sorted(set(months))
+    with warehouse.connect(settings.warehouse_path) as con:
+        tickets = _load_and_validate(con, settings, TICKETS)
+        surveys = _load_and_validate(con, settings, SURVEYS, accepted_tickets=tickets.accepted)
+        reports = {r.dataset.table: _report(con, r, months) for r in (tickets, surveys)}
+        for res in (tickets, surveys):
+            reports[res.dataset.table].latest = con.execute(
+                f"SELECT max({res.dataset.period_column}) FROM {res.accepted}"
+            ).fetchone()[0]
+        known = set(settings.teams)
+        for res in (tickets, surveys):
+            teams = con.execute(
+                f"SELECT DISTINCT team FROM {res.accepted} WHERE period IN (SELECT unnest(?)) ORDER BY 1",
+                [months],
+            ).fetchall()
+            unknown = [t for (t,) in teams if t not in known]
+            reports[res.dataset.table].unknown_teams = unknown
+            for t in unknown:
+                log.warning(
+                    "team %r is in the %s data but not in config/teams.yaml; reported under its id",
+                    t,
+                    res.dataset.table,
+                )
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for res in (tickets, surveys):
+                warehouse.replace_months(con, res.dataset.table, res.accepted, months)
+                _record(con, reports[res.dataset.table], months)
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        for res in (tickets, surveys):
+            reports[res.dataset.table].quarantine_files = _write_quarantine(
+                con, settings, res, months
+            )
+    return reports
+
+
+def ingest_customers(settings: Settings) -> IngestReport:
+    """Validate the landing customers and replace the customer table whole."""
+    with warehouse.connect(settings.warehouse_path) as con:
+        res = _load_and_validate(con, settings, CUSTOMERS)
+        months = [
+            m
+            for (m,) in con.execute(
+                f"SELECT DISTINCT period FROM {res.staged} WHERE period <> ? ORDER BY 1", [UNDATED]
+            ).fetchall()
+        ]
+        report = _report(con, res, months)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(f"DELETE FROM {CUSTOMERS.table}")
+            con.execute(f"INSERT INTO {CUSTOMERS.table} BY NAME SELECT * FROM {res.accepted}")
+            con.execute("DELETE FROM ingest_months WHERE dataset = ?", [CUSTOMERS.table])
+            con.execute("DELETE FROM quarantine_reasons WHERE dataset = ?", [CUSTOMERS.table])
+            _record(con, report, months)
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        folder = settings.quarantine_dir / CUSTOMERS.name
+        if folder.exists():
+            for old in folder.glob("*.csv"):
+                old.unlink()
+        report.quarantine_files = _write_quarantine(con, settings, res, months)
+    return report
+
+
+def first_data_month(settings: Settings) -> str | None:
+    """The earliest month with a readable ticket in the landing folder.
+
+    Partitions start here. Each file's minimum is cached by (name, size, mtime), so loading the
+    Dagster definitions does not re-read an unchanged landing folder.
+    """
+    if settings.teams_file.first_month:
+        return settings.teams_file.first_month
+    files = list_landing_files(settings.landing_dir, TICKETS)
+    if not files:
+        return None
+    cache_path = settings.data_dir / ".cache" / "first_month.json"
+    try:
+        cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    except (OSError, ValueError):
+        cache = {}
+    fresh: dict[str, str | None] = {}
+    source = settings.sources.tickets
+    with duckdb.connect() as con:
+        con.execute(f"SET TimeZone = {sql_str(settings.timezone)}")
+        for path in files:
+            st = path.stat()
+            key = f"{settings.timezone}|{path}|{st.st_size}|{st.st_mtime_ns}"
+            if key not in cache:
+                raw = load_raw(con, TICKETS, [path], source)
+                cache[key] = con.execute(
+                    f"SELECT strftime(timezone({sql_str(settings.timezone)}, "
+                    f"min(TRY_CAST(NULLIF(trim(created_at), '') AS TIMESTAMPTZ))), '%Y-%m') FROM {raw}"
+                ).fetchone()[0]
+            fresh[key] = cache[key]
+    try:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        cache_path.write_text(json.dumps(fresh, indent=0, sort_keys=True))
+    except OSError:
+        pass  # a read-only data dir only costs a re-scan next time
+    months = [m for m in fresh.values() if m]
+    return min(months) if months else None

@@ -1,0 +1,398 @@
+"""The KPI engine: exact monthly KPIs per team and for the company (`ALL`), with n, 95% interval,
+previous month, same month last year, target and whether the change is significant.
+
+Aggregation runs in DuckDB over the warehouse; Python only loops over KPI rows (teams × KPIs),
+never over tickets. Definitions are in `kpi_catalog` and docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from scorecards import stats, warehouse
+from scorecards.kpi_catalog import ALL_TEAMS, KPI_BY_ID, KPIS, LOW_SAMPLE_N
+from scorecards.periods import days_before, days_in_month, month_bounds, shift_month
+from scorecards.settings import Settings
+from scorecards.warehouse import KPI_COLUMNS, loaded_months
+
+# Customers count as served by a team when it had a ticket of theirs this many days before P.
+SERVED_WINDOW_DAYS = 90
+# Floats are rounded before storage: parallel aggregation may differ in the last bits between
+# runs, and a re-run must give byte-identical output.
+DECIMALS = 6
+
+
+_COUNT_COLUMNS = frozenset(
+    ["created", "resolved_by_end", "escalated", "self_served", "wait_n", "resolved", "fcr", "reopened", "aht_n", "n", "top2", "promoters", "detractors", "active", "churned"]
+)
+
+
+class MissingMonthsError(RuntimeError):
+    """A KPI month needs input months that have not been loaded into the warehouse."""
+
+
+def _team_col() -> str:
+    return f"CASE WHEN grouping(team) = 1 THEN '{ALL_TEAMS}' ELSE team END AS team"
+
+
+@dataclass
+class PeriodStats:
+    """Sufficient statistics of one month: `rows` indexed by (team, kpi), FRT samples per team."""
+
+    month: str
+    rows: pd.DataFrame
+    frt: dict[str, np.ndarray]
+
+
+def _created(con: duckdb.DuckDBPyConnection, start: object, end: object) -> pd.DataFrame:
+    return con.execute(
+        f"""
+        SELECT {_team_col()},
+               count(*) AS created,
+               count(*) FILTER (resolved_at < $end) AS resolved_by_end,
+               count(*) FILTER (escalated) AS escalated,
+               count(*) FILTER (channel = 'self_service' AND resolved_at < $end) AS self_served,
+               count(wait_time_s) AS wait_n,
+               avg(wait_time_s) / 60 AS wait_mean,
+               stddev_samp(wait_time_s) / 60 AS wait_sd
+        FROM tickets WHERE created_at >= $start AND created_at < $end
+        GROUP BY GROUPING SETS ((team), ())
+        """,
+        {"start": start, "end": end},
+    ).df()
+
+
+def _resolved(con: duckdb.DuckDBPyConnection, start: object, end: object) -> pd.DataFrame:
+    dur_h = "(epoch_us(resolved_at) - epoch_us(created_at)) / 3.6e9"
+    return con.execute(
+        f"""
+        SELECT {_team_col()},
+               count(*) AS resolved,
+               count(*) FILTER (contacts = 1 AND NOT reopened) AS fcr,
+               count(*) FILTER (reopened) AS reopened,
+               avg({dur_h}) AS art_mean, stddev_samp({dur_h}) AS art_sd,
+               count(handle_time_s) AS aht_n,
+               avg(handle_time_s) / 60 AS aht_mean, stddev_samp(handle_time_s) / 60 AS aht_sd
+        FROM tickets WHERE resolved_at >= $start AND resolved_at < $end
+        GROUP BY GROUPING SETS ((team), ())
+        """,
+        {"start": start, "end": end},
+    ).df()
+
+
+def _surveys(con: duckdb.DuckDBPyConnection, start: object, end: object) -> pd.DataFrame:
+    return con.execute(
+        f"""
+        SELECT {_team_col()}, survey_type,
+               count(*) AS n,
+               count(*) FILTER (score >= 4) AS top2,
+               count(*) FILTER (score >= 9) AS promoters,
+               count(*) FILTER (score <= 6) AS detractors,
+               avg(score) AS mean, stddev_samp(score) AS sd
+        FROM survey_responses WHERE submitted_at >= $start AND submitted_at < $end
+        GROUP BY GROUPING SETS ((team, survey_type), (survey_type))
+        """,
+        {"start": start, "end": end},
+    ).df()
+
+
+def _churn(
+    con: duckdb.DuckDBPyConnection, start: object, end: object, served_from: object
+) -> pd.DataFrame:
+    return con.execute(
+        f"""
+        WITH active AS (
+            SELECT customer_id, COALESCE(churned_at < $end, false) AS churned
+            FROM customers
+            WHERE customer_since < $start AND (churned_at IS NULL OR churned_at >= $start)
+        ), served AS (
+            SELECT DISTINCT team, customer_id FROM tickets
+            WHERE created_at >= $served_from AND created_at < $start
+        )
+        SELECT s.team, count(*) AS active, count(*) FILTER (churned) AS churned
+        FROM active a JOIN served s USING (customer_id) GROUP BY s.team
+        UNION ALL
+        SELECT '{ALL_TEAMS}', count(*), count(*) FILTER (churned) FROM active
+        """,
+        {"start": start, "end": end, "served_from": served_from},
+    ).df()
+
+
+def _frt_samples(
+    con: duckdb.DuckDBPyConnection, start: object, end: object
+) -> dict[str, np.ndarray]:
+    got = con.execute(
+        """
+        SELECT team, (epoch_us(first_response_at) - epoch_us(created_at)) / 6e7 AS v
+        FROM tickets
+        WHERE created_at >= $start AND created_at < $end AND first_response_at IS NOT NULL
+        ORDER BY team
+        """,
+        {"start": start, "end": end},
+    ).fetchnumpy()
+    teams, values = np.asarray(got["team"], dtype=object), np.asarray(got["v"], dtype=float)
+    out: dict[str, np.ndarray] = {ALL_TEAMS: values}
+    if len(teams):
+        cuts = np.flatnonzero(teams[1:] != teams[:-1]) + 1
+        for chunk_t, chunk_v in zip(np.split(teams, cuts), np.split(values, cuts), strict=True):
+            out[str(chunk_t[0])] = chunk_v
+    return out
+
+
+def _row(
+    team: str,
+    kpi: str,
+    value: float,
+    n: float,
+    lo: float = math.nan,
+    hi: float = math.nan,
+    **test: float,
+) -> dict:
+    return {"team": team, "kpi": kpi, "value": value, "n": n, "ci_low": lo, "ci_high": hi, **test}
+
+
+def _share_row(team: str, kpi: str, k: float, n: float) -> dict:
+    lo, hi = stats.wilson(k, n)
+    value = 100 * k / n if n > 0 else math.nan
+    return _row(team, kpi, value, n, 100 * float(lo), 100 * float(hi), k=k)
+
+
+def _mean_row(team: str, kpi: str, mean: float, sd: float, n: float) -> dict:
+    lo, hi = stats.mean_interval(mean, sd, n)
+    return _row(team, kpi, mean if n > 0 else math.nan, n, float(lo), float(hi), mean=mean, sd=sd)
+
+
+def period_stats(
+    con: duckdb.DuckDBPyConnection, month: str, tz: str, teams: Sequence[str]
+) -> PeriodStats:
+    """Every KPI of `month` for `teams` and ALL, with what the significance tests need."""
+    start, end = month_bounds(month, tz)
+    served_from = days_before(month, SERVED_WINDOW_DAYS, tz)
+    created = _created(con, start, end).set_index("team")
+    resolved = _resolved(con, start, end).set_index("team")
+    surveys = _surveys(con, start, end).set_index(["team", "survey_type"])
+    churn = _churn(con, start, end, served_from).set_index("team")
+    frt = _frt_samples(con, start, end)
+
+    def get(df: pd.DataFrame, key: object, col: str) -> float:
+        # A team absent from an aggregate had zero rows: its counts are 0, its means empty.
+        try:
+            v = df.at[key, col]
+        except KeyError:
+            v = None
+        if v is None or pd.isna(v):
+            return 0.0 if col in _COUNT_COLUMNS else math.nan
+        return float(v)
+
+    rows: list[dict] = []
+    for team in [ALL_TEAMS, *teams]:
+        c = lambda col: get(created, team, col)  # noqa: E731
+        r = lambda col: get(resolved, team, col)  # noqa: E731
+        created_n, resolved_n = c("created"), r("resolved")
+        rows.append(_row(team, "ticket_volume", created_n, created_n, count=created_n))
+        sample = frt.get(team, np.empty(0))
+        lo, hi = stats.median_interval(sample)
+        med = float(np.median(sample)) if len(sample) else math.nan
+        rows.append(_row(team, "first_response_time", med, len(sample), lo, hi))
+        rows.append(
+            _mean_row(team, "average_resolution_time", r("art_mean"), r("art_sd"), resolved_n)
+        )
+        rows.append(
+            _mean_row(team, "average_handling_time", r("aht_mean"), r("aht_sd"), r("aht_n"))
+        )
+        rows.append(_mean_row(team, "wait_time", c("wait_mean"), c("wait_sd"), c("wait_n")))
+        rows.append(_share_row(team, "first_contact_resolution", r("fcr"), resolved_n))
+        rows.append(_share_row(team, "resolution_rate", c("resolved_by_end"), created_n))
+        rows.append(_share_row(team, "escalation_rate", c("escalated"), created_n))
+        rows.append(_share_row(team, "reopen_rate", r("reopened"), resolved_n))
+        rows.append(_share_row(team, "self_service_rate", c("self_served"), created_n))
+        rows.append(
+            _share_row(
+                team,
+                "csat",
+                get(surveys, (team, "csat"), "top2"),
+                get(surveys, (team, "csat"), "n"),
+            )
+        )
+        n_nps = get(surveys, (team, "nps"), "n")
+        if n_nps > 0:
+            p9 = get(surveys, (team, "nps"), "promoters") / n_nps
+            p06 = get(surveys, (team, "nps"), "detractors") / n_nps
+            value = 100 * (p9 - p06)
+            se = float(stats.nps_se(p9, p06, n_nps))
+            rows.append(
+                _row(
+                    team, "nps", value, n_nps, value - stats.Z95 * se, value + stats.Z95 * se, se=se
+                )
+            )
+        else:
+            rows.append(_row(team, "nps", math.nan, 0.0, se=math.nan))
+        ces = (team, "ces")
+        rows.append(
+            _mean_row(
+                team,
+                "ces",
+                get(surveys, ces, "mean"),
+                get(surveys, ces, "sd"),
+                get(surveys, ces, "n"),
+            )
+        )
+        rows.append(
+            _share_row(team, "churn_rate", get(churn, team, "churned"), get(churn, team, "active"))
+        )
+    df = pd.DataFrame(rows).set_index(["team", "kpi"])
+    return PeriodStats(month, df, frt)
+
+
+def _p_change(kpi: str, team: str, cur: PeriodStats, prev: PeriodStats) -> float:
+    kind = KPI_BY_ID[kpi].kind
+    a, b = cur.rows.loc[(team, kpi)], prev.rows.loc[(team, kpi)]
+    if kind == "share":
+        return stats.p_two_proportions(a.k, a.n, b.k, b.n)
+    if kind == "nps":
+        return stats.p_nps(a.value, a.se, b.value, b.se)
+    if kind == "mean":
+        return stats.p_welch(a["mean"], a.sd, a.n, b["mean"], b.sd, b.n)
+    if kind == "median":
+        return stats.p_mood_median(cur.frt.get(team, np.empty(0)), prev.frt.get(team, np.empty(0)))
+    return stats.p_counts(a.value, days_in_month(cur.month), b.value, days_in_month(prev.month))
+
+
+def required_months(month: str, first_month: str) -> dict[str, list[str]]:
+    """Input months a KPI month reads: the month, P−1 and P−12, and for churn the 90 days of
+    tickets before each of them. Months before the first month of data are not required."""
+    tickets = sorted({shift_month(month, -k) for k in range(0, 16)})
+    surveys = sorted({month, shift_month(month, -1), shift_month(month, -12)})
+    return {
+        "tickets": [m for m in tickets if m >= first_month],
+        "survey_responses": [m for m in surveys if m >= first_month],
+    }
+
+
+def check_inputs_loaded(con: duckdb.DuckDBPyConnection, month: str, first_month: str) -> None:
+    missing: list[str] = []
+    for dataset, months in required_months(month, first_month).items():
+        have = loaded_months(con, dataset)
+        lacking = [m for m in months if m not in have]
+        if lacking:
+            missing.append(f"{dataset} for {', '.join(lacking)}")
+    if missing:
+        raise MissingMonthsError(
+            f"KPIs for {month} need input months that are not loaded: {'; '.join(missing)}. "
+            "Materialize the ingest assets for those months first (a backfill of the range)."
+        )
+
+
+def compute_team_kpis(
+    con: duckdb.DuckDBPyConnection, settings: Settings, month: str, first_month: str
+) -> pd.DataFrame:
+    """The month's KPI table with exactly the columns of team_kpis.csv, ALL first."""
+    check_inputs_loaded(con, month, first_month)
+    tz = settings.timezone
+    seen = con.execute(
+        "SELECT DISTINCT team FROM tickets WHERE period = $m UNION SELECT DISTINCT team FROM survey_responses WHERE period = $m",
+        {"m": month},
+    ).fetchall()
+    teams = sorted(set(settings.teams) | {t for (t,) in seen})
+    cur = period_stats(con, month, tz, teams)
+    prev_m, yoy_m = shift_month(month, -1), shift_month(month, -12)
+    prev = period_stats(con, prev_m, tz, teams) if prev_m >= first_month else None
+    yoy = period_stats(con, yoy_m, tz, teams) if yoy_m >= first_month else None
+
+    out: list[dict] = []
+    for team in [ALL_TEAMS, *teams]:
+        for kpi in KPIS:
+            row = cur.rows.loc[(team, kpi.id)]
+            prev_value = float(prev.rows.at[(team, kpi.id), "value"]) if prev else math.nan
+            yoy_value = float(yoy.rows.at[(team, kpi.id), "value"]) if yoy else math.nan
+            p = (
+                _p_change(kpi.id, team, cur, prev)
+                if prev and math.isfinite(prev_value)
+                else math.nan
+            )
+            target = settings.target(team, kpi.id)
+            out.append(
+                {
+                    "period": month,
+                    "team": team,
+                    "kpi": kpi.id,
+                    "value": row.value,
+                    "n": int(row.n),
+                    "ci_low": row.ci_low,
+                    "ci_high": row.ci_high,
+                    "low_sample": bool(row.n < LOW_SAMPLE_N),
+                    "prev_value": prev_value,
+                    "yoy_value": yoy_value,
+                    "target": math.nan if target is None else float(target),
+                    "change_significant": (p < stats.ALPHA)
+                    if math.isfinite(p) and math.isfinite(row.value)
+                    else None,
+                }
+            )
+    df = pd.DataFrame(out, columns=list(KPI_COLUMNS))
+    floats = ["value", "ci_low", "ci_high", "prev_value", "yoy_value", "target"]
+    df[floats] = df[floats].astype(float).round(DECIMALS)
+    df["change_significant"] = df["change_significant"].astype("boolean")
+    return df
+
+
+def write_kpi_csv(df: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".csv.tmp")
+    df.to_csv(tmp, index=False, lineterminator="\n")
+    tmp.replace(path)
+
+
+def markdown_preview(df: pd.DataFrame, team: str = ALL_TEAMS) -> str:
+    """A compact Markdown table of one team's KPIs for the Dagster UI."""
+    lines = [
+        "| KPI | value | n | 95% CI | prev | YoY | target | sig. |",
+        "|---|---:|---:|---|---:|---:|---:|---|",
+    ]
+
+    def f(x: float) -> str:
+        return "–" if x is None or pd.isna(x) else f"{x:,.1f}"
+
+    for r in df[df.team == team].itertuples():
+        ci = "–" if pd.isna(r.ci_low) else f"{r.ci_low:,.1f} – {r.ci_high:,.1f}"
+        sig = "–" if pd.isna(r.change_significant) else ("yes" if r.change_significant else "no")
+        low = " ⚠" if r.low_sample else ""
+        lines.append(
+            f"| {KPI_BY_ID[r.kpi].label_en} | {f(r.value)} | {r.n}{low} | {ci} | {f(r.prev_value)} | "
+            f"{f(r.yoy_value)} | {f(r.target)} | {sig} |"
+        )
+    return "\n".join(lines)
+
+
+def build_team_kpis(
+    settings: Settings, months: Sequence[str], first_month: str
+) -> dict[str, pd.DataFrame]:
+    """Compute `months`, replace them in the warehouse in one transaction, write their CSVs."""
+    frames: dict[str, pd.DataFrame] = {}
+    with warehouse.connect(settings.warehouse_path) as con:
+        for month in sorted(months):
+            frames[month] = compute_team_kpis(con, settings, month, first_month)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for month, df in frames.items():
+                con.register("_kpis", df)
+                warehouse.replace_months(con, "team_kpis", "_kpis", [month])
+                con.unregister("_kpis")
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    for month, df in frames.items():
+        write_kpi_csv(df, kpi_csv_path(settings, month))
+    return frames
+
+
+def kpi_csv_path(settings: Settings, month: str) -> Path:
+    return settings.out_dir / month / "team_kpis.csv"

@@ -1,0 +1,212 @@
+"""Settings: where data lives, and the validated contents of config/teams.yaml and sources.yaml.
+
+Everything that reads configuration goes through `load_settings`, so a bad key is reported once,
+with the file and the key's path, before any data is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from scorecards.kpi_catalog import ALL_TEAMS, KPI_IDS
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR_ENV = "SCORECARDS_DATA_DIR"
+CONFIG_DIR_ENV = "SCORECARDS_CONFIG_DIR"
+DATASETS: tuple[str, ...] = ("tickets", "surveys", "customers")
+
+_EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing, unreadable or invalid; the message names file and key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TeamConfig(_Strict):
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    locale: Literal["de", "en"] = "de"
+    targets: dict[str, float] = Field(default_factory=dict)
+    headline_kpis: list[str] = Field(default_factory=list)
+    recipients: list[str] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_safe(cls, v: str) -> str:
+        # Team ids become file names and warehouse keys.
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", v):
+            raise ValueError(f"team id {v!r} may only contain letters, digits, '_', '.', '-'")
+        if v == ALL_TEAMS:
+            raise ValueError(f"team id {ALL_TEAMS!r} is reserved for the company figures")
+        return v
+
+    @field_validator("targets", "headline_kpis")
+    @classmethod
+    def _known_kpis(cls, v: Any) -> Any:
+        unknown = [k for k in v if k not in KPI_IDS]
+        if unknown:
+            raise ValueError(
+                f"unknown KPI {', '.join(map(repr, unknown))}; known: {', '.join(KPI_IDS)}"
+            )
+        return v
+
+    @field_validator("recipients")
+    @classmethod
+    def _valid_addresses(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if not _EMAIL.match(a)]
+        if bad:
+            raise ValueError(f"invalid e-mail address {', '.join(map(repr, bad))}")
+        return v
+
+
+class TeamsFile(_Strict):
+    timezone: str = "Europe/Berlin"
+    first_month: str | None = None
+    quarantine_threshold: float = Field(default=0.02, ge=0, le=1)
+    company_targets: dict[str, float] = Field(default_factory=dict)
+    teams: list[TeamConfig] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+    @field_validator("first_month")
+    @classmethod
+    def _month(cls, v: str | None) -> str | None:
+        if v is not None and not _MONTH.match(v):
+            raise ValueError(f"first_month must look like 2025-01, got {v!r}")
+        return v
+
+    @field_validator("company_targets")
+    @classmethod
+    def _known_company_kpis(cls, v: dict[str, float]) -> dict[str, float]:
+        return TeamConfig._known_kpis(v)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> TeamsFile:
+        seen: set[str] = set()
+        for t in self.teams:
+            if t.id in seen:
+                raise ValueError(f"team id {t.id!r} appears twice")
+            seen.add(t.id)
+        return self
+
+
+class CsvOptions(_Strict):
+    delimiter: str = ","
+    encoding: Literal["utf-8", "latin-1"] = "utf-8"
+
+
+class DatasetSource(_Strict):
+    # contract column -> column name in the source files
+    columns: dict[str, str] = Field(default_factory=dict)
+    # contract column -> {source spelling -> contract spelling}
+    values: dict[str, dict[str, str]] = Field(default_factory=dict)
+    csv: CsvOptions = Field(default_factory=CsvOptions)
+
+
+class SourcesFile(_Strict):
+    tickets: DatasetSource = Field(default_factory=DatasetSource)
+    surveys: DatasetSource = Field(default_factory=DatasetSource)
+    customers: DatasetSource = Field(default_factory=DatasetSource)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    config_dir: Path
+    teams_file: TeamsFile
+    sources: SourcesFile
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def timezone(self) -> str:
+        return self.teams_file.timezone
+
+    @property
+    def teams(self) -> dict[str, TeamConfig]:
+        return {t.id: t for t in self.teams_file.teams}
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.data_dir / "landing"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def out_dir(self) -> Path:
+        return self.data_dir / "out"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_dir / "warehouse.duckdb"
+
+    def target(self, team: str, kpi: str) -> float | None:
+        if team == ALL_TEAMS:
+            return self.teams_file.company_targets.get(kpi)
+        cfg = self.teams.get(team)
+        return cfg.targets.get(kpi) if cfg else None
+
+
+def _format_pydantic(path: Path, err: ValidationError, raw: Any) -> str:
+    lines = [f"{path}: invalid configuration"]
+    for e in err.errors():
+        loc = list(e["loc"])
+        # Name a team by its id rather than its list position where we can.
+        if len(loc) >= 2 and loc[0] == "teams" and isinstance(loc[1], int):
+            try:
+                loc[1] = f"[{raw['teams'][loc[1]].get('id', loc[1])}]"
+            except (KeyError, IndexError, TypeError, AttributeError):
+                loc[1] = f"[{loc[1]}]"
+        key = ".".join(str(p) for p in loc).replace(".[", "[")
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"  {key}: {msg}")
+    return "\n".join(lines)
+
+
+def _read_yaml(path: Path, model: type[BaseModel]) -> Any:
+    if not path.exists():
+        return model()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_pydantic(path, exc, raw)) from None
+
+
+def load_settings(
+    data_dir: str | Path | None = None, config_dir: str | Path | None = None
+) -> Settings:
+    """Read and validate the configuration; paths default to the environment, then ./data, ./config."""
+    data = Path(data_dir or os.environ.get(DATA_DIR_ENV) or PROJECT_ROOT / "data").resolve()
+    conf = Path(config_dir or os.environ.get(CONFIG_DIR_ENV) or PROJECT_ROOT / "config").resolve()
+    teams = _read_yaml(conf / "teams.yaml", TeamsFile)
+    sources = _read_yaml(conf / "sources.yaml", SourcesFile)
+    return Settings(data_dir=data, config_dir=conf, teams_file=teams, sources=sources)
