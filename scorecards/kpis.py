@@ -193,8 +193,8 @@ def period_stats(
 
     rows: list[dict] = []
     for team in [ALL_TEAMS, *teams]:
-        c = lambda col: get(created, team, col)  # noqa: E731
-        r = lambda col: get(resolved, team, col)  # noqa: E731
+        c = lambda col, t=team: get(created, t, col)  # noqa: E731
+        r = lambda col, t=team: get(resolved, t, col)  # noqa: E731
         created_n, resolved_n = c("created"), r("resolved")
         rows.append(_row(team, "ticket_volume", created_n, created_n, count=created_n))
         sample = frt.get(team, np.empty(0))

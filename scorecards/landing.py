@@ -7,6 +7,7 @@ read at all stops the run with an `InputFileError` naming the file and what is w
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import duckdb
@@ -54,12 +55,33 @@ def list_landing_files(landing_dir: Path, dataset: Dataset) -> list[Path]:
     return files
 
 
-def _reader(path: Path, source: DatasetSource) -> str:
+def _csv_header(path: Path, source: DatasetSource) -> list[str]:
+    """The header line, read by us: DuckDB's sniffer guesses a layout from the data rows and
+    can take a broken file for a headerless one, which would hide what is actually wrong."""
+    encoding = "utf-8-sig" if source.csv.encoding == "utf-8" else source.csv.encoding
+    try:
+        with path.open(newline="", encoding=encoding) as fh:
+            header = next(csv.reader(fh, delimiter=source.csv.delimiter), None)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputFileError(path, f"cannot read the header line: {exc}") from None
+    if not header:
+        raise InputFileError(path, "empty file: no header line")
+    seen: dict[str, int] = {}
+    unique = []
+    for name in header:
+        k = seen.get(name, 0)
+        seen[name] = k + 1
+        unique.append(name if k == 0 else f"{name}_{k}")
+    return unique
+
+
+def _reader(path: Path, source: DatasetSource, header: list[str]) -> str:
     if path.suffix.lower() == ".parquet":
         return f"read_parquet({sql_str(str(path))})"
     opts = source.csv
+    columns = "{" + ", ".join(f"{sql_str(h)}: 'VARCHAR'" for h in header) + "}"
     return (
-        f"read_csv({sql_str(str(path))}, header=true, all_varchar=true, "
+        f"read_csv({sql_str(str(path))}, header=true, auto_detect=false, columns={columns}, "
         f"delim={sql_str(opts.delimiter)}, quote='\"', escape='\"', "
         f"encoding={sql_str(opts.encoding)}, strict_mode=true, null_padding=false)"
     )
@@ -95,14 +117,16 @@ def load_raw(
     cols = ", ".join(f"{sql_ident(c)} VARCHAR" for c in dataset.column_names)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} ({cols}, _file VARCHAR, _row BIGINT)")
     for path in files:
-        reader = _reader(path, source)
         name = str(path.relative_to(relative_to)) if relative_to else str(path)
-        try:
-            header = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
-        except duckdb.Error as exc:
-            raise InputFileError(
-                path, f"cannot be read as {path.suffix[1:]}: {_first_line(exc)}"
-            ) from None
+        if path.suffix.lower() == ".parquet":
+            reader = _reader(path, source, [])
+            try:
+                header = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
+            except duckdb.Error as exc:
+                raise InputFileError(path, f"cannot be read as Parquet: {_first_line(exc)}") from None
+        else:
+            header = _csv_header(path, source)
+            reader = _reader(path, source, header)
         by_lower = {h.strip().lower(): h for h in header}
         select = []
         missing = []
@@ -135,5 +159,11 @@ def load_raw(
 
 
 def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    """DuckDB's message up to its dump of parser options, which says nothing to the reader."""
+    out = []
+    for line in str(exc).strip().splitlines():
+        if line.strip().startswith(("Parser options", "Possible fixes", "file =")):
+            break
+        if line.strip():
+            out.append(line.strip())
+    return " ".join(out[:4]) or type(exc).__name__
