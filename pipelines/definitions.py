@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from assets.ingest import build_ingest_assets
@@ -9,6 +11,10 @@ from assets.kpis import build_kpi_assets
 from pipelines.partitions import first_month, monthly_partitions
 from pipelines.resources import ScorecardsConfig
 from scorecards.settings import Settings, load_settings
+
+# Single-run backfills are a deliberate choice (one transaction per backfill range); Dagster
+# marks the parameter beta, which is worth knowing once, not on every load.
+warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:

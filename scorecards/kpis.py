@@ -30,7 +30,23 @@ DECIMALS = 6
 
 
 _COUNT_COLUMNS = frozenset(
-    ["created", "resolved_by_end", "escalated", "self_served", "wait_n", "resolved", "fcr", "reopened", "aht_n", "n", "top2", "promoters", "detractors", "active", "churned"]
+    [
+        "created",
+        "resolved_by_end",
+        "escalated",
+        "self_served",
+        "wait_n",
+        "resolved",
+        "fcr",
+        "reopened",
+        "aht_n",
+        "n",
+        "top2",
+        "promoters",
+        "detractors",
+        "active",
+        "churned",
+    ]
 )
 
 

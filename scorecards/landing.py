@@ -123,7 +123,9 @@ def load_raw(
             try:
                 header = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
             except duckdb.Error as exc:
-                raise InputFileError(path, f"cannot be read as Parquet: {_first_line(exc)}") from None
+                raise InputFileError(
+                    path, f"cannot be read as Parquet: {_first_line(exc)}"
+                ) from None
         else:
             header = _csv_header(path, source)
             reader = _reader(path, source, header)

@@ -62,36 +62,47 @@ def _mapped(col: Column, source: DatasetSource) -> str:
     return f"(CASE lower({raw}) {cases} ELSE {raw} END)"
 
 
-def _typed(col: Column, m: str) -> tuple[str, list[tuple[str, str]]]:
-    """SQL for the typed value of a column and its (condition, reason) checks."""
+def _typed(col: Column) -> tuple[str | None, str, list[tuple[str, str]]]:
+    """SQL for one column's typed value, built over the mapped source string `<col>__m`.
+
+    Returns (numeric parse `<col>__d` or None, typed value `<col>__v`, [(condition, reason)]).
+    Checks refer to the named intermediate columns so no cast is evaluated twice.
+    """
     n = col.name
+    m, d, v = f"{n}__m", f"{n}__d", f"{n}__v"
     checks: list[tuple[str, str]] = []
     if col.required:
         checks.append((f"{m} IS NULL", f"missing required value: {n}"))
     if col.type == "string":
-        return m, checks
+        return None, m, checks
     if col.type == "timestamp":
-        v = f"TRY_CAST({m} AS TIMESTAMPTZ)"
         checks.append((f"{m} IS NOT NULL AND {v} IS NULL", f"unparsable timestamp: {n}"))
-        return v, checks
+        return None, f"TRY_CAST({m} AS TIMESTAMPTZ)", checks
     if col.type == "boolean":
-        v = (
-            f"(CASE WHEN lower({m}) IN {_in_list(TRUE_WORDS)} THEN true "
-            f"WHEN lower({m}) IN {_in_list(FALSE_WORDS)} THEN false END)"
-        )
         checks.append((f"{m} IS NOT NULL AND {v} IS NULL", f"not a boolean: {n}"))
-        return v, checks
-    d = f"TRY_CAST({m} AS DOUBLE)"
+        return (
+            None,
+            (
+                f"(CASE WHEN lower({m}) IN {_in_list(TRUE_WORDS)} THEN true "
+                f"WHEN lower({m}) IN {_in_list(FALSE_WORDS)} THEN false END)"
+            ),
+            checks,
+        )
     bad_number = f"{m} IS NOT NULL AND ({d} IS NULL OR NOT isfinite({d}))"
+    parse = f"TRY_CAST({m} AS DOUBLE)"
     if col.type == "number":
         checks.append((bad_number, f"not a number: {n}"))
         checks.append((f"{d} < 0", f"negative value: {n}"))
-        return f"(CASE WHEN isfinite({d}) THEN {d} END)", checks
+        return parse, f"(CASE WHEN isfinite({d}) THEN {d} END)", checks
     # integer
     checks.append(
         (f"{bad_number} OR (isfinite({d}) AND {d} <> floor({d}))", f"not a whole number: {n}")
     )
-    return f"(CASE WHEN isfinite({d}) AND {d} = floor({d}) THEN CAST({d} AS BIGINT) END)", checks
+    return (
+        parse,
+        f"(CASE WHEN isfinite({d}) AND {d} = floor({d}) THEN CAST({d} AS BIGINT) END)",
+        checks,
+    )
 
 
 def _rules(dataset: Dataset) -> list[tuple[str, str]]:
@@ -125,8 +136,12 @@ def _rules(dataset: Dataset) -> list[tuple[str, str]]:
 
 
 def _reason_sql(checks: list[tuple[str, str]]) -> str:
+    """All failed checks' reasons joined by "; ", NULL when none failed.
+
+    A string, not a list: concat_ws skips NULLs and costs a fraction of building a list per row.
+    """
     items = ", ".join(f"CASE WHEN COALESCE({c}, false) THEN {sql_str(r)} END" for c, r in checks)
-    return f"list_filter([{items}], x -> x IS NOT NULL)"
+    return f"NULLIF(concat_ws('; ', {items}), '')"
 
 
 def validate(
@@ -143,82 +158,95 @@ def validate(
     ticket and to check they were not submitted before the ticket existed.
     """
     con.execute(f"SET TimeZone = {sql_str(timezone)}")
-    typed_cols: list[str] = []
+    # Built up in layers: mapped source strings, numeric parses, typed values, then checks.
+    mapped, parsed, typed, scratch = [], [], [], []
     checks: list[tuple[str, str]] = []
     for col in dataset.columns:
-        v, c = _typed(col, _mapped(col, source))
-        typed_cols.append(f"{v} AS {col.name}__v")
+        d, v, c = _typed(col)
+        mapped.append(f"{_mapped(col, source)} AS {col.name}__m")
+        scratch.append(f"{col.name}__m")
+        if d is not None:
+            parsed.append(f"{d} AS {col.name}__d")
+            scratch.append(f"{col.name}__d")
+        typed.append(f"{v} AS {col.name}__v")
         checks.extend(c)
+    layers = f"(SELECT r.*, {', '.join(mapped)} FROM {raw_table} r)"
+    if parsed:
+        layers = f"(SELECT *, {', '.join(parsed)} FROM {layers})"
+    layers = f"(SELECT *, {', '.join(typed)} FROM {layers})"
+    # Rules that compare typed columns with each other come after the per-column checks.
+    checks.extend(_rules(dataset))
     lowered = {"channel", "survey_type"}
     staged = f"staged_{dataset.name}"
     period_v = f"{dataset.period_column}__v"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {staged}_rows AS
-        SELECT *, {_reason_sql(checks)} AS reasons
-        FROM (SELECT r.*, {", ".join(typed_cols)} FROM {raw_table} r)
-        """
-    )
-    # Second pass: rules that compare typed columns with each other.
-    rule_sql = _reason_sql(_rules(dataset))
     join = ""
-    extra = ""
     team_expr = "team__v" if "team" in dataset.column_names else None
     if dataset is SURVEYS:
         if accepted_tickets is None:
             raise ValueError("survey validation needs the accepted tickets")
-        join = f"LEFT JOIN {accepted_tickets} t ON t.ticket_id = s.ticket_id__v"
-        team_expr = "COALESCE(s.team__v, t.team)"
-        extra = (
-            ", CASE WHEN s.team__v IS NULL AND s.ticket_id__v IS NULL "
-            "THEN 'no team and no ticket_id' "
-            "WHEN s.team__v IS NULL AND t.ticket_id IS NULL "
-            "THEN 'no team and ticket_id not among accepted tickets' END"
-            ", CASE WHEN s.submitted_at__v < t.created_at THEN 'submitted before its ticket was created' END"
+        # Renamed so the ticket's columns cannot shadow the response's own raw columns.
+        join = (
+            "LEFT JOIN (SELECT ticket_id AS t_ticket_id, team AS t_team, created_at AS t_created"
+            f" FROM {accepted_tickets}) t ON t.t_ticket_id = s.ticket_id__v"
         )
-    rules = f"list_concat(reasons, {rule_sql}"
-    rules += f", list_filter([NULL{extra}], x -> x IS NOT NULL))" if extra else ")"
+        team_expr = "COALESCE(s.team__v, t.t_team)"
+        checks += [
+            ("s.team__v IS NULL AND s.ticket_id__v IS NULL", "no team and no ticket_id"),
+            (
+                "s.team__v IS NULL AND s.ticket_id__v IS NOT NULL AND t.t_ticket_id IS NULL",
+                "no team and ticket_id not among accepted tickets",
+            ),
+            ("s.submitted_at__v < t.t_created", "submitted before its ticket was created"),
+        ]
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {staged}_checked AS
-        SELECT s.* EXCLUDE (reasons),
-               {rules} AS reasons,
+        SELECT s.* EXCLUDE ({", ".join(scratch)}),
+               {_reason_sql(checks)} AS reason,
                {team_expr if team_expr else "NULL"} AS resolved_team,
                COALESCE(strftime(timezone({sql_str(timezone)}, s.{period_v}), '%Y-%m'),
                         {sql_str(UNDATED)}) AS period
-        FROM {staged}_rows s {join}
+        FROM {layers} s {join}
         """
     )
     # Duplicates among rows that passed every row check: identical copies are dropped once,
-    # copies that disagree are all quarantined because no one can tell which is right.
+    # copies that disagree are all quarantined because no one can tell which is right. Only ids
+    # that occur more than once need the window functions, which keeps the sort small.
     id_v = f"{dataset.id_column}__v"
     value_cols = ", ".join(f"{c}__v" for c in dataset.column_names)
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE {staged} AS
-        WITH keyed AS (
-            SELECT *,
-                   CASE WHEN len(reasons) = 0 THEN hash(struct_pack({value_cols})) END AS row_key
-            FROM {staged}_checked
-        ), grouped AS (
-            SELECT *,
-                   count(DISTINCT row_key) OVER (PARTITION BY {id_v}) AS versions,
-                   row_number() OVER (PARTITION BY {id_v}, row_key ORDER BY _file, _row) AS copy_no
-            FROM keyed
+        CREATE OR REPLACE TEMP TABLE {staged}_repeats AS
+        WITH ids AS (
+            SELECT {id_v} FROM {staged}_checked WHERE reason IS NULL
+            GROUP BY {id_v} HAVING count(*) > 1
+        ), keyed AS (
+            SELECT _file, _row, {id_v}, hash(struct_pack({value_cols})) AS row_key
+            FROM {staged}_checked SEMI JOIN ids USING ({id_v})
+            WHERE reason IS NULL
         )
-        SELECT * EXCLUDE (row_key, versions, copy_no, reasons),
-            CASE WHEN len(reasons) > 0 THEN '{QUARANTINED}'
-                 WHEN versions > 1 THEN '{QUARANTINED}'
-                 WHEN copy_no > 1 THEN '{DUPLICATE}'
-                 ELSE '{ACCEPTED}' END AS status,
-            CASE WHEN len(reasons) > 0 THEN array_to_string(reasons, '; ')
-                 WHEN versions > 1 THEN 'duplicate {dataset.id_column} with conflicting values'
-            END AS reason
-        FROM grouped
+        SELECT _file, _row,
+               count(DISTINCT row_key) OVER (PARTITION BY {id_v}) AS versions,
+               row_number() OVER (PARTITION BY {id_v}, row_key ORDER BY _file, _row) AS copy_no
+        FROM keyed
         """
     )
-    con.execute(f"DROP TABLE {staged}_rows")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {staged} AS
+        SELECT c.* EXCLUDE (reason),
+            CASE WHEN c.reason IS NOT NULL THEN '{QUARANTINED}'
+                 WHEN d.versions > 1 THEN '{QUARANTINED}'
+                 WHEN d.copy_no > 1 THEN '{DUPLICATE}'
+                 ELSE '{ACCEPTED}' END AS status,
+            CASE WHEN c.reason IS NOT NULL THEN c.reason
+                 WHEN d.versions > 1 THEN 'duplicate {dataset.id_column} with conflicting values'
+            END AS reason
+        FROM {staged}_checked c LEFT JOIN {staged}_repeats d USING (_file, _row)
+        """
+    )
     con.execute(f"DROP TABLE {staged}_checked")
+    con.execute(f"DROP TABLE {staged}_repeats")
 
     out_cols = []
     for c in dataset.column_names:

@@ -15,7 +15,12 @@ TEAMS = {
     "timezone": "Europe/Berlin",
     "quarantine_threshold": 0.02,
     "teams": [
-        {"id": "alpha", "name": "Team Alpha", "locale": "de", "targets": {"csat": 80, "first_response_time": 60}},
+        {
+            "id": "alpha",
+            "name": "Team Alpha",
+            "locale": "de",
+            "targets": {"csat": 80, "first_response_time": 60},
+        },
         {"id": "beta", "name": "Team Beta", "locale": "en"},
     ],
 }

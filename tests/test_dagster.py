@@ -24,19 +24,41 @@ def _fill(env: Env, bad_rows: int = 0) -> None:
                 tid = f"{month}-{day:02d}-{k}"
                 created = f"{month}-{day:02d}T{9 + k}:00:00+02:00"
                 rows.append(
-                    ticket(tid, created, team="alpha" if k else "beta", customer_id=f"C{day % 7}",
-                           first_response_at=f"{month}-{day:02d}T{9 + k}:{10 + 7 * k}:00+02:00",
-                           resolved_at=f"{month}-{day:02d}T{12 + k}:00:00+02:00", handle_time_s=300 + 60 * k)
+                    ticket(
+                        tid,
+                        created,
+                        team="alpha" if k else "beta",
+                        customer_id=f"C{day % 7}",
+                        first_response_at=f"{month}-{day:02d}T{9 + k}:{10 + 7 * k}:00+02:00",
+                        resolved_at=f"{month}-{day:02d}T{12 + k}:00:00+02:00",
+                        handle_time_s=300 + 60 * k,
+                    )
                 )
     rows += [ticket(f"bad{i}", "2026-04-15T10:00:00+02:00", channel="fax") for i in range(bad_rows)]
     env.tickets(rows)
-    env.surveys([survey(f"R{i}", f"2026-04-{1 + i % 28:02d}T18:00:00+02:00", "csat", 1 + i % 5) for i in range(40)])
-    env.customers([customer(f"C{i}", "2025-06-01", churned="2026-04-20" if i == 3 else "") for i in range(7)])
+    env.surveys(
+        [
+            survey(f"R{i}", f"2026-04-{1 + i % 28:02d}T18:00:00+02:00", "csat", 1 + i % 5)
+            for i in range(40)
+        ]
+    )
+    env.customers(
+        [customer(f"C{i}", "2025-06-01", churned="2026-04-20" if i == 3 else "") for i in range(7)]
+    )
 
 
-def _run(defs: dg.Definitions, instance: dg.DagsterInstance, selection: list[str], **kw) -> dg.ExecuteInProcessResult:
+def _run(
+    defs: dg.Definitions, instance: dg.DagsterInstance, selection: list[str], **kw
+) -> dg.ExecuteInProcessResult:
     assets = list(defs.assets)
-    return dg.materialize(assets, selection=selection, resources=defs.resources, instance=instance, raise_on_error=False, **kw)
+    return dg.materialize(
+        assets,
+        selection=selection,
+        resources=defs.resources,
+        instance=instance,
+        raise_on_error=False,
+        **kw,
+    )
 
 
 def _checks(result: dg.ExecuteInProcessResult) -> dict[tuple[str, str], bool]:
@@ -70,18 +92,31 @@ def test_two_months_then_rerun_is_byte_identical(tmp_path: Path) -> None:
     instance = dg.DagsterInstance.ephemeral()
     customers = _run(defs, instance, ["customers"])
     assert customers.success
-    result = _run(defs, instance, ["tickets", "survey_responses", "team_kpis"], tags={RANGE_START: "2026-03", RANGE_END: "2026-04"})
+    result = _run(
+        defs,
+        instance,
+        ["tickets", "survey_responses", "team_kpis"],
+        tags={RANGE_START: "2026-03", RANGE_END: "2026-04"},
+    )
     assert result.success
     assert all(_checks(result).values()), _checks(result)
     mats = result.get_asset_materialization_events()
-    assert {e.asset_key.to_user_string() for e in mats} == {"tickets", "survey_responses", "team_kpis"}
-    kpi_meta = next(e for e in mats if e.asset_key.to_user_string() == "team_kpis").materialization.metadata
+    assert {e.asset_key.to_user_string() for e in mats} == {
+        "tickets",
+        "survey_responses",
+        "team_kpis",
+    }
+    kpi_meta = next(
+        e for e in mats if e.asset_key.to_user_string() == "team_kpis"
+    ).materialization.metadata
     assert "| Ticket volume |" in kpi_meta["company_kpis"].value
     for month in ("2026-03", "2026-04"):
         assert (env.data / "out" / month / "team_kpis.csv").exists()
     before = _snapshot(env)
 
-    again = _run(defs, instance, ["tickets", "survey_responses", "team_kpis"], partition_key="2026-04")
+    again = _run(
+        defs, instance, ["tickets", "survey_responses", "team_kpis"], partition_key="2026-04"
+    )
     assert again.success
     assert _snapshot(env) == before
 
@@ -92,7 +127,9 @@ def test_two_months_then_rerun_is_byte_identical(tmp_path: Path) -> None:
     inst_b = dg.DagsterInstance.ephemeral()
     assert _run(defs_b, inst_b, ["customers"]).success
     for month in ("2026-03", "2026-04"):
-        assert _run(defs_b, inst_b, ["tickets", "survey_responses", "team_kpis"], partition_key=month).success
+        assert _run(
+            defs_b, inst_b, ["tickets", "survey_responses", "team_kpis"], partition_key=month
+        ).success
     dump_b, csv_b = _snapshot(other)
     assert csv_b == before[1]
     assert dump_b == before[0]
@@ -103,8 +140,12 @@ def test_quarantine_over_threshold_blocks_kpis(env: Env) -> None:
     defs = build_definitions(env.settings())
     instance = dg.DagsterInstance.ephemeral()
     assert _run(defs, instance, ["customers"]).success
-    assert _run(defs, instance, ["tickets", "survey_responses", "team_kpis"], partition_key="2026-03").success
-    result = _run(defs, instance, ["tickets", "survey_responses", "team_kpis"], partition_key="2026-04")
+    assert _run(
+        defs, instance, ["tickets", "survey_responses", "team_kpis"], partition_key="2026-03"
+    ).success
+    result = _run(
+        defs, instance, ["tickets", "survey_responses", "team_kpis"], partition_key="2026-04"
+    )
     assert not result.success
     checks = _checks(result)
     assert checks[("tickets", QUARANTINE_SHARE)] is False
@@ -113,16 +154,22 @@ def test_quarantine_over_threshold_blocks_kpis(env: Env) -> None:
     assert "team_kpis" not in materialized
     assert not (env.data / "out" / "2026-04" / "team_kpis.csv").exists()
     # The bad rows are on disk with their reason, nothing lost.
-    assert (env.data / "quarantine" / "tickets" / "2026-04.csv").read_text().count("unknown channel") == 10
+    assert (env.data / "quarantine" / "tickets" / "2026-04.csv").read_text().count(
+        "unknown channel"
+    ) == 10
 
 
 def test_incomplete_month_blocks_kpis(env: Env) -> None:
-    env.tickets([ticket("T1", "2026-04-02T10:00:00+02:00"), ticket("T2", "2026-04-20T10:00:00+02:00")])
+    env.tickets(
+        [ticket("T1", "2026-04-02T10:00:00+02:00"), ticket("T2", "2026-04-20T10:00:00+02:00")]
+    )
     env.customers([customer("C1", "2025-01-01")])
     defs = build_definitions(env.settings())
     instance = dg.DagsterInstance.ephemeral()
     assert _run(defs, instance, ["customers"]).success
-    result = _run(defs, instance, ["tickets", "survey_responses", "team_kpis"], partition_key="2026-04")
+    result = _run(
+        defs, instance, ["tickets", "survey_responses", "team_kpis"], partition_key="2026-04"
+    )
     assert not result.success
     assert _checks(result)[("tickets", MONTH_COMPLETE)] is False
 
@@ -132,7 +179,9 @@ def test_missing_previous_month_fails_with_instructions(env: Env) -> None:
     defs = build_definitions(env.settings())
     instance = dg.DagsterInstance.ephemeral()
     assert _run(defs, instance, ["customers"]).success
-    result = _run(defs, instance, ["tickets", "survey_responses", "team_kpis"], partition_key="2026-04")
+    result = _run(
+        defs, instance, ["tickets", "survey_responses", "team_kpis"], partition_key="2026-04"
+    )
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "tickets for 2026-03" in failure.event_specific_data.error.to_string()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -24,8 +26,12 @@ def test_unsupported_file_type(env: Env) -> None:
 def test_missing_required_column_names_file_and_column(env: Env) -> None:
     path = env.landing / "tickets" / "short.csv"
     path.parent.mkdir(parents=True)
-    path.write_text("ticket_id,customer_id,team,channel,created_at,contacts,reopened\nT1,C1,alpha,email,2026-04-01,1,no\n")
-    with pytest.raises(InputFileError, match=r"short\.csv: required column\(s\) missing after mapping: escalated"):
+    path.write_text(
+        "ticket_id,customer_id,team,channel,created_at,contacts,reopened\nT1,C1,alpha,email,2026-04-01,1,no\n"
+    )
+    with pytest.raises(
+        InputFileError, match=r"short\.csv: required column\(s\) missing after mapping: escalated"
+    ):
         ingest_events(env.settings(), ["2026-04"])
 
 
@@ -62,11 +68,20 @@ def _write_teams(env: Env, data: dict) -> None:
 @pytest.mark.parametrize(
     ("patch", "message"),
     [
-        (lambda t: t["teams"][0]["targets"].update({"csatt": 80}), r"teams\[alpha\]\.targets: unknown KPI 'csatt'"),
-        (lambda t: t["teams"][1].update({"recipients": ["not-an-address"]}), r"teams\[beta\]\.recipients: invalid e-mail address 'not-an-address'"),
+        (
+            lambda t: t["teams"][0]["targets"].update({"csatt": 80}),
+            r"teams\[alpha\]\.targets: unknown KPI 'csatt'",
+        ),
+        (
+            lambda t: t["teams"][1].update({"recipients": ["not-an-address"]}),
+            r"teams\[beta\]\.recipients: invalid e-mail address 'not-an-address'",
+        ),
         (lambda t: t["teams"][0].update({"locale": "fr"}), r"teams\[alpha\]\.locale"),
         (lambda t: t["teams"][0].update({"colour": "red"}), r"teams\[alpha\]\.colour: unknown key"),
-        (lambda t: t.update({"timezone": "Mars/Olympus"}), r"timezone: unknown time zone 'Mars/Olympus'"),
+        (
+            lambda t: t.update({"timezone": "Mars/Olympus"}),
+            r"timezone: unknown time zone 'Mars/Olympus'",
+        ),
         (lambda t: t["teams"].append(dict(t["teams"][0])), r"team id 'alpha' appears twice"),
         (lambda t: t["teams"][0].update({"id": "ALL"}), r"reserved"),
         (lambda t: t.update({"quarantine_threshold": 2}), r"quarantine_threshold"),
@@ -92,3 +107,27 @@ def test_shipped_config_is_valid() -> None:
     assert len(settings.teams) == 8
     for team in settings.teams.values():
         assert 3 <= len(team.headline_kpis) <= 5, team.id
+
+
+def test_metrics_doc_covers_every_kpi_in_both_languages() -> None:
+    from scorecards.kpi_catalog import KPIS
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "metrics.md").read_text()
+    sections = doc.split("\n## ")
+    for kpi in KPIS:
+        section = next((s for s in sections if s.startswith(f"`{kpi.id}`")), None)
+        assert section is not None, f"docs/metrics.md has no section for {kpi.id}"
+        for text in (
+            kpi.label_de,
+            kpi.label_en,
+            kpi.definition_en,
+            kpi.definition_de,
+            kpi.denominator_en,
+            kpi.denominator_de,
+        ):
+            assert text in section, (kpi.id, text)
+        assert {
+            "higher": "higher is better",
+            "lower": "lower is better",
+            "none": "no good direction",
+        }[kpi.better] in section

@@ -21,19 +21,49 @@ def kpis(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     env.tickets(
         [
             # April, team alpha (times are Berlin summer time, +02:00)
-            ticket("A1", "2026-04-01T10:00:00+02:00", first_response_at="2026-04-01T10:30:00+02:00",
-                   resolved_at="2026-04-01T12:00:00+02:00", handle_time_s=600, wait_time_s=60),
-            ticket("A2", "2026-04-02T10:00:00+02:00", channel="phone", first_response_at="2026-04-02T11:30:00+02:00",
-                   resolved_at="2026-04-02T20:00:00+02:00", handle_time_s=1200, contacts=2, escalated="yes"),
-            ticket("A3", "2026-04-03T10:00:00+02:00", channel="chat", first_response_at="2026-04-03T11:00:00+02:00",
-                   resolved_at="2026-05-02T10:00:00+02:00"),
+            ticket(
+                "A1",
+                "2026-04-01T10:00:00+02:00",
+                first_response_at="2026-04-01T10:30:00+02:00",
+                resolved_at="2026-04-01T12:00:00+02:00",
+                handle_time_s=600,
+                wait_time_s=60,
+            ),
+            ticket(
+                "A2",
+                "2026-04-02T10:00:00+02:00",
+                channel="phone",
+                first_response_at="2026-04-02T11:30:00+02:00",
+                resolved_at="2026-04-02T20:00:00+02:00",
+                handle_time_s=1200,
+                contacts=2,
+                escalated="yes",
+            ),
+            ticket(
+                "A3",
+                "2026-04-03T10:00:00+02:00",
+                channel="chat",
+                first_response_at="2026-04-03T11:00:00+02:00",
+                resolved_at="2026-05-02T10:00:00+02:00",
+            ),
             ticket("A4", "2026-04-04T10:00:00+02:00", channel="self_service"),
-            ticket("A5", "2026-04-05T10:00:00+02:00", channel="self_service", first_response_at="2026-04-05T10:15:00+02:00",
-                   resolved_at="2026-04-05T11:00:00+02:00", reopened="1"),
+            ticket(
+                "A5",
+                "2026-04-05T10:00:00+02:00",
+                channel="self_service",
+                first_response_at="2026-04-05T10:15:00+02:00",
+                resolved_at="2026-04-05T11:00:00+02:00",
+                reopened="1",
+            ),
             # March: M1 is resolved in April after 48 h; M2 spans the switch to summer time
             # (01:30 CET -> 03:30 CEST is one real hour, not two).
-            ticket("M1", "2026-03-30T10:00:00+02:00", customer_id="C1", resolved_at="2026-04-01T10:00:00+02:00",
-                   handle_time_s=300),
+            ticket(
+                "M1",
+                "2026-03-30T10:00:00+02:00",
+                customer_id="C1",
+                resolved_at="2026-04-01T10:00:00+02:00",
+                handle_time_s=300,
+            ),
             ticket("M2", "2026-03-29 01:30:00", resolved_at="2026-03-29 03:30:00"),
             # February, team beta, serves customer C2
             ticket("F1", "2026-02-10T10:00:00+01:00", team="beta", customer_id="C2"),
@@ -43,10 +73,19 @@ def kpis(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     )
     env.surveys(
         [
-            *[survey(f"S{i}", "2026-04-20T10:00:00+02:00", "csat", s) for i, s in enumerate([5, 4, 3, 2])],
+            *[
+                survey(f"S{i}", "2026-04-20T10:00:00+02:00", "csat", s)
+                for i, s in enumerate([5, 4, 3, 2])
+            ],
             survey("S-noteam", "2026-04-20T10:00:00+02:00", "csat", 5, team="", ticket_id="A1"),
-            *[survey(f"N{i}", "2026-04-20T10:00:00+02:00", "nps", s) for i, s in enumerate([10, 9, 8, 6, 0])],
-            *[survey(f"E{i}", "2026-04-20T10:00:00+02:00", "ces", s) for i, s in enumerate([7, 5, 6])],
+            *[
+                survey(f"N{i}", "2026-04-20T10:00:00+02:00", "nps", s)
+                for i, s in enumerate([10, 9, 8, 6, 0])
+            ],
+            *[
+                survey(f"E{i}", "2026-04-20T10:00:00+02:00", "ces", s)
+                for i, s in enumerate([7, 5, 6])
+            ],
             survey("March", "2026-03-31T10:00:00+02:00", "csat", 1),
         ]
     )
@@ -113,7 +152,14 @@ def test_company_and_empty_team(kpis: pd.DataFrame) -> None:
     assert _get(kpis, "beta", "churn_rate").value == 0.0
     # beta has no April tickets or surveys: counts are 0, everything else empty, never 0.
     assert _get(kpis, "beta", "ticket_volume").value == 0
-    for kpi in ("first_response_time", "average_resolution_time", "csat", "nps", "ces", "resolution_rate"):
+    for kpi in (
+        "first_response_time",
+        "average_resolution_time",
+        "csat",
+        "nps",
+        "ces",
+        "resolution_rate",
+    ):
         row = _get(kpis, "beta", kpi)
         assert pd.isna(row.value) and row.n == 0 and pd.isna(row.ci_low), kpi
 
@@ -148,18 +194,33 @@ def test_previous_month_target_and_yoy(kpis: pd.DataFrame) -> None:
 
 def test_table_shape(kpis: pd.DataFrame) -> None:
     assert list(kpis.columns) == [
-        "period", "team", "kpi", "value", "n", "ci_low", "ci_high", "low_sample",
-        "prev_value", "yoy_value", "target", "change_significant",
+        "period",
+        "team",
+        "kpi",
+        "value",
+        "n",
+        "ci_low",
+        "ci_high",
+        "low_sample",
+        "prev_value",
+        "yoy_value",
+        "target",
+        "change_significant",
     ]
     assert list(kpis.team.unique()) == ["ALL", "alpha", "beta"]
     assert len(kpis) == 3 * 14
 
 
 def test_missing_input_month_is_an_error(env: Env) -> None:
-    env.tickets([ticket("T1", "2026-04-02T10:00:00+02:00"), ticket("T2", "2026-03-02T10:00:00+02:00")])
+    env.tickets(
+        [ticket("T1", "2026-04-02T10:00:00+02:00"), ticket("T2", "2026-03-02T10:00:00+02:00")]
+    )
     settings = env.settings()
     ingest_events(settings, ["2026-04"])  # March not loaded
-    with warehouse.connect(settings.warehouse_path) as con, pytest.raises(MissingMonthsError, match="tickets for 2026-03"):
+    with (
+        warehouse.connect(settings.warehouse_path) as con,
+        pytest.raises(MissingMonthsError, match="tickets for 2026-03"),
+    ):
         compute_team_kpis(con, settings, "2026-04", first_month="2026-03")
 
 

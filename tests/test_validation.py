@@ -13,7 +13,9 @@ OK = "2026-04-10T10:00:00+02:00"
 
 
 def _quarantine(env: Env, dataset: str, month: str) -> pd.DataFrame:
-    return pd.read_csv(env.data / "quarantine" / dataset / f"{month}.csv", dtype=str, keep_default_na=False)
+    return pd.read_csv(
+        env.data / "quarantine" / dataset / f"{month}.csv", dtype=str, keep_default_na=False
+    )
 
 
 def test_every_ticket_reason_is_quarantined_with_original_values(env: Env) -> None:
@@ -38,7 +40,12 @@ def test_every_ticket_reason_is_quarantined_with_original_values(env: Env) -> No
     )
     reports = ingest_events(env.settings(), ["2026-04"])
     t = reports["tickets"]
-    assert t.totals() == {"rows_read": 15, "accepted": 2, "quarantined": 12, "duplicates_dropped": 1}
+    assert t.totals() == {
+        "rows_read": 15,
+        "accepted": 2,
+        "quarantined": 12,
+        "duplicates_dropped": 1,
+    }
     q = _quarantine(env, "tickets", "2026-04").set_index("ticket_id")
     assert q.loc["T-chan", "reason"] == "unknown channel"
     assert q.loc["T-chan", "channel"] == "Fax"  # original spelling kept
@@ -99,19 +106,28 @@ def test_survey_and_customer_reasons(env: Env) -> None:
     assert q.loc["R-early", "reason"] == "submitted before its ticket was created"
     assert q.loc["R-miss", "reason"] == "missing required value: score"
     with warehouse.connect(settings.warehouse_path, read_only=True) as con:
-        got = con.execute("SELECT response_id, team, survey_type FROM survey_responses ORDER BY 1").fetchall()
+        got = con.execute(
+            "SELECT response_id, team, survey_type FROM survey_responses ORDER BY 1"
+        ).fetchall()
     # The response without a team takes its ticket's team; survey types are normalised.
     assert got == [("R-ok", "alpha", "csat"), ("R-team", "beta", "nps")]
 
     c = ingest_customers(settings)
     assert c.totals() == {"rows_read": 4, "accepted": 1, "quarantined": 3, "duplicates_dropped": 0}
     reasons = sorted(c.reasons.reason)
-    assert reasons == ["churned before customer_since", "missing required value: customer_id", "unparsable timestamp: customer_since"]
+    assert reasons == [
+        "churned before customer_since",
+        "missing required value: customer_id",
+        "unparsable timestamp: customer_since",
+    ]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_identity_per_file_accepted_plus_quarantined_plus_duplicates(env: Env, fmt: str) -> None:
-    rows_a = [ticket(f"A{i}", OK) for i in range(20)] + [ticket("A0", OK), ticket("bad", OK, channel="pigeon")]
+    rows_a = [ticket(f"A{i}", OK) for i in range(20)] + [
+        ticket("A0", OK),
+        ticket("bad", OK, channel="pigeon"),
+    ]
     rows_b = [ticket(f"B{i}", "2026-05-02T10:00:00+02:00") for i in range(7)] + [ticket("A1", OK)]
     env.tickets(rows_a, "a.csv")
     if fmt == "parquet":
@@ -176,7 +192,10 @@ def test_value_spellings_and_column_names_from_sources_yaml(tmp_path) -> None:
                 "reopened": "Reopens",
                 "escalated": "Escalated",
             },
-            "values": {"channel": {"Web Widget": "web", "Mobile SDK": "chat"}, "reopened": {"ja": "true", "nein": "false"}},
+            "values": {
+                "channel": {"Web Widget": "web", "Mobile SDK": "chat"},
+                "reopened": {"ja": "true", "nein": "false"},
+            },
             "csv": {"delimiter": ";"},
         }
     }
@@ -193,7 +212,9 @@ def test_value_spellings_and_column_names_from_sources_yaml(tmp_path) -> None:
     report = ingest_events(settings, ["2026-04"])["tickets"]
     assert report.totals()["accepted"] == 2
     with warehouse.connect(settings.warehouse_path, read_only=True) as con:
-        got = con.execute("SELECT ticket_id, channel, reopened, escalated FROM tickets ORDER BY 1").fetchall()
+        got = con.execute(
+            "SELECT ticket_id, channel, reopened, escalated FROM tickets ORDER BY 1"
+        ).fetchall()
     assert got == [("101", "web", False, False), ("102", "chat", True, True)]
     q = pd.read_csv(e.data / "quarantine" / "tickets" / "2026-04.csv", dtype=str)
     assert q.channel[0] == "Carrier Pigeon" and q.reason[0] == "unknown channel"

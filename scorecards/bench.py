@@ -1,0 +1,185 @@
+"""Benchmarks: `make bench` (`python -m scorecards.bench`).
+
+Each stage runs in a fresh subprocess, so its peak memory (the process's maximum resident set,
+DuckDB's buffers included) is its own and not what an earlier stage left behind. Generated data
+is cached under `bench-data/<size>/` and reused while the generator arguments stay the same.
+
+Stages, per data size:
+- ingest: read and validate every landing file (tickets, surveys, customers), write the month to
+  the warehouse and the quarantine files;
+- kpis: compute and store the month's team KPI table (every team and ALL).
+
+Timings are wall-clock seconds on this machine; `docs/benchmarks.md` records them with the
+machine they were taken on. Nothing here asserts a time: benchmarks measure, tests check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MONTH = "2026-10"
+
+
+# name -> generator arguments; surveys from a 32% response rate of resolved tickets, about 300k per 1M tickets.
+SIZES: dict[str, dict] = {
+    "1M": {"tickets_per_month": 1_000_000, "customers": 200_000, "survey_rate": 0.32},
+    "10M": {"tickets_per_month": 10_000_000, "customers": 2_000_000, "survey_rate": 0.32},
+}
+
+
+def _settings(data_dir: Path):  # noqa: ANN202 - Settings, imported lazily to keep the parent small
+    from scorecards.settings import load_settings
+
+    return load_settings(data_dir, REPO / "config")
+
+
+def _stage_ingest(data_dir: Path) -> dict:
+    from scorecards.ingest import ingest_customers, ingest_events
+
+    settings = _settings(data_dir)
+    reports = ingest_events(settings, [MONTH])
+    reports["customers"] = ingest_customers(settings)
+    read = {name: rep.totals()["rows_read"] for name, rep in reports.items()}
+    return {"rows": sum(read.values()), "detail": read}
+
+
+def _stage_kpis(data_dir: Path) -> dict:
+    from scorecards.kpis import build_team_kpis
+
+    settings = _settings(data_dir)
+    frames = build_team_kpis(settings, [MONTH], MONTH)
+    from scorecards import warehouse
+
+    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        tickets = con.execute("SELECT count(*) FROM tickets").fetchone()[0]
+    return {"rows": int(tickets), "detail": {"kpi_rows": len(frames[MONTH])}}
+
+
+STAGES: dict[str, Callable[[Path], dict]] = {"ingest": _stage_ingest, "kpis": _stage_kpis}
+
+
+def _run_stage(stage: str, data_dir: Path) -> dict:
+    """Child side: run one stage and report what it took as JSON on the last stdout line."""
+    t0 = time.perf_counter()
+    out = STAGES[stage](data_dir)
+    seconds = time.perf_counter() - t0
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"stage": stage, "seconds": seconds, "peak_mb": peak_kb / 1024, **out}
+
+
+def _spawn(args: list[str]) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-m", "scorecards.bench", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"bench {' '.join(args)} failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def ensure_data(size: str, root: Path) -> Path:
+    """Generate the size's landing data once; regenerate when the generator arguments change."""
+    data_dir = root / size
+    args = {**SIZES[size], "months": 1, "end_month": MONTH, "seed": 1, "fmt": "csv"}
+    stamp = data_dir / "generated.json"
+    if stamp.exists() and json.loads(stamp.read_text()) == args:
+        return data_dir
+    shutil.rmtree(data_dir, ignore_errors=True)
+    print(f"generating {size} data in {data_dir} (once) ...", flush=True)
+    _spawn(["--generate", size, "--root", str(root)])
+    stamp.write_text(json.dumps(args))
+    return data_dir
+
+
+def _generate(size: str, root: Path) -> dict:
+    from scorecards.demo import generate
+
+    t0 = time.perf_counter()
+    args = {**SIZES[size], "months": 1, "end_month": MONTH, "seed": 1, "fmt": "csv"}
+    rows = generate(root / size, **args)
+    return {"stage": "generate", "seconds": time.perf_counter() - t0, "rows": rows}
+
+
+def machine() -> str:
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import duckdb
+
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {mem_gb:.0f} GiB RAM, Python {platform.python_version()}, "
+        f"DuckDB {duckdb.__version__}, DuckDB memory limit "
+        f"{os.environ.get('SCORECARDS_DUCKDB_MEMORY', '2GB')}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m scorecards.bench", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument("--sizes", default="1M,10M", help="comma-separated, from " + ", ".join(SIZES))
+    ap.add_argument("--stages", default=",".join(STAGES), help="comma-separated stages to time")
+    ap.add_argument("--root", type=Path, default=REPO / "bench-data")
+    ap.add_argument("--stage", help=argparse.SUPPRESS)
+    ap.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--generate", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.stage:
+        print(json.dumps(_run_stage(a.stage, a.data_dir)))
+        return 0
+    if a.generate:
+        print(json.dumps(_generate(a.generate, a.root)))
+        return 0
+
+    sizes = [s for s in a.sizes.split(",") if s]
+    stages = [s for s in a.stages.split(",") if s]
+    unknown = [s for s in sizes if s not in SIZES] + [s for s in stages if s not in STAGES]
+    if unknown:
+        ap.error(f"unknown size or stage: {', '.join(unknown)}")
+    print(f"machine: {machine()}")
+    print(f"{'size':>5} {'stage':<8} {'seconds':>8} {'rows':>12} {'rows/s':>12} {'peak MB':>8}")
+    for size in sizes:
+        data_dir = ensure_data(size, a.root)
+        # Each size starts from an empty warehouse, so ingest measures a first load.
+        for derived in ("warehouse.duckdb", "out", "quarantine", ".cache"):
+            path = data_dir / derived
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+        total = 0.0
+        for stage in stages:
+            r = _spawn(["--stage", stage, "--data-dir", str(data_dir)])
+            total += r["seconds"]
+            rate = r["rows"] / r["seconds"] if r["seconds"] else float("nan")
+            print(
+                f"{size:>5} {stage:<8} {r['seconds']:8.2f} {r['rows']:12,} {rate:12,.0f} "
+                f"{r['peak_mb']:8.0f}   {json.dumps(r.get('detail', {}))}",
+                flush=True,
+            )
+        print(f"{size:>5} {'total':<8} {total:8.2f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
