@@ -30,8 +30,12 @@ def report_metadata(report: IngestReport) -> dict[str, dg.MetadataValue]:
     by_reason = (
         reasons.groupby("reason", as_index=False)["rows"].sum().sort_values("rows", ascending=False)
     )
-    return {
-        "dagster/row_count": dg.MetadataValue.int(int(ms.accepted.sum())),
+    meta: dict[str, dg.MetadataValue] = {}
+    if len(report.months) == 1:
+        # A range run records the same metadata on every month in it; a row count of the whole
+        # range would then be shown as if it were one month's, so only single months get it.
+        meta["dagster/row_count"] = dg.MetadataValue.int(int(ms.accepted.sum()))
+    return meta | {
         "months": dg.MetadataValue.text(", ".join(report.months)),
         "rows_read_in_months": dg.MetadataValue.int(int(ms.rows_read.sum())),
         "quarantined_in_months": dg.MetadataValue.int(int(ms.quarantined.sum())),
@@ -56,7 +60,7 @@ def build_ingest_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Asse
                 "tickets",
                 group_name=GROUP,
                 description="Validated support tickets by month of created_at; rows that break "
-                "the contract are in quarantine/tickets/<YYYY-MM>.csv with their reason.",
+                "the contract are in quarantine/tickets/YYYY-MM.csv with their reason.",
             ),
             dg.AssetSpec(
                 "survey_responses",

@@ -42,7 +42,7 @@ def build_kpi_assets(
         ],
         description="Monthly KPIs per team and for ALL, with n, 95% interval, previous month, "
         "same month last year, target and significance; written to the warehouse and to "
-        "out/<YYYY-MM>/team_kpis.csv.",
+        "out/YYYY-MM/team_kpis.csv.",
     )
     def team_kpis(
         context: dg.AssetExecutionContext, scorecards: ScorecardsConfig
@@ -51,9 +51,11 @@ def build_kpi_assets(
         frames = build_team_kpis(settings, context.partition_keys, first_month)
         last = max(frames)
         df = frames[last]
+        # In a range run every month gets this metadata; the previews name the month they show.
+        single = {"dagster/row_count": dg.MetadataValue.int(len(df))} if len(frames) == 1 else {}
         return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": dg.MetadataValue.int(sum(len(f) for f in frames.values())),
+            metadata=single
+            | {
                 "months": dg.MetadataValue.text(", ".join(sorted(frames))),
                 "teams": dg.MetadataValue.int(df.team.nunique() - 1),
                 "csv": dg.MetadataValue.path(str(kpi_csv_path(settings, last))),

@@ -10,9 +10,11 @@ import argparse
 import sys
 
 import dagster as dg
+import pandas as pd
 
 from pipelines.definitions import build_definitions
 from scorecards.contract import TICKETS
+from scorecards.kpis import markdown_preview
 from scorecards.landing import list_landing_files
 from scorecards.settings import Settings, load_settings
 
@@ -70,6 +72,10 @@ def _print_outputs(settings: Settings, last: str) -> None:
     )
     print(f"  quarantine     {settings.quarantine_dir}")
     print("  Dagster UI     make ui  (http://127.0.0.1:3000)")
+    csv = settings.out_dir / last / "team_kpis.csv"
+    if csv.exists():
+        print(f"\ncompany figures (ALL) for {last}:\n")
+        print(markdown_preview(pd.read_csv(csv)))
 
 
 def demo(args: argparse.Namespace) -> int:

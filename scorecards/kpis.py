@@ -369,19 +369,22 @@ def write_kpi_csv(df: pd.DataFrame, path: Path) -> None:
 def markdown_preview(df: pd.DataFrame, team: str = ALL_TEAMS) -> str:
     """A compact Markdown table of one team's KPIs for the Dagster UI."""
     lines = [
-        "| KPI | value | n | 95% CI | prev | YoY | target | sig. |",
-        "|---|---:|---:|---|---:|---:|---:|---|",
+        "| KPI | unit | value | n | 95% CI | prev | YoY | target | sig. |",
+        "|---|---|---:|---:|---|---:|---:|---:|---|",
     ]
 
-    def f(x: float) -> str:
-        return "–" if x is None or pd.isna(x) else f"{x:,.1f}"
-
     for r in df[df.team == team].itertuples():
-        ci = "–" if pd.isna(r.ci_low) else f"{r.ci_low:,.1f} – {r.ci_high:,.1f}"
+        kpi = KPI_BY_ID[r.kpi]
+        digits = 0 if kpi.unit == "count" else 2 if kpi.unit == "score" else 1
+
+        def f(x: float, digits: int = digits) -> str:
+            return "–" if x is None or pd.isna(x) else f"{x:,.{digits}f}"
+
+        ci = "–" if pd.isna(r.ci_low) else f"{f(r.ci_low)} – {f(r.ci_high)}"
         sig = "–" if pd.isna(r.change_significant) else ("yes" if r.change_significant else "no")
         low = " ⚠" if r.low_sample else ""
         lines.append(
-            f"| {KPI_BY_ID[r.kpi].label_en} | {f(r.value)} | {r.n}{low} | {ci} | {f(r.prev_value)} | "
+            f"| {kpi.label_en} | {kpi.unit} | {f(r.value)} | {r.n:,}{low} | {ci} | {f(r.prev_value)} | "
             f"{f(r.yoy_value)} | {f(r.target)} | {sig} |"
         )
     return "\n".join(lines)
