@@ -218,3 +218,44 @@ def test_value_spellings_and_column_names_from_sources_yaml(tmp_path) -> None:
     assert got == [("101", "web", False, False), ("102", "chat", True, True)]
     q = pd.read_csv(e.data / "quarantine" / "tickets" / "2026-04.csv", dtype=str)
     assert q.channel[0] == "Carrier Pigeon" and q.reason[0] == "unknown channel"
+
+
+def test_the_zendesk_example_in_docs_sources_md_works_as_written(tmp_path) -> None:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "sources.md").read_text()
+    example = doc.split("## Worked example")[1].split("## Freshdesk")[0]
+    export = re.search(r"```text\n(.*?)```", example, re.S).group(1)
+    mapping = yaml.safe_load(re.search(r"```yaml\n(.*?)```", example, re.S).group(1))
+    teams = {
+        "timezone": "Europe/Berlin",
+        "teams": [
+            {"id": "billing", "name": "Billing", "locale": "de"},
+            {"id": "tech_support", "name": "Tech", "locale": "en"},
+        ],
+    }
+    e = Env(tmp_path, teams=teams, sources=mapping)
+    folder = e.landing / "tickets"
+    folder.mkdir(parents=True)
+    (folder / "zendesk_tickets.csv").write_text(
+        export + "4713;88125;Technik;;Carrier Pigeon;2026-10-02 09:00:00;;;;nein;no;1\n"
+    )
+    settings = e.settings()
+    report = ingest_events(settings, ["2026-10"])["tickets"]
+    assert report.totals() == {
+        "rows_read": 3, "accepted": 2, "quarantined": 1, "duplicates_dropped": 0
+    }  # fmt: skip
+    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        got = con.execute(
+            "SELECT ticket_id, team, channel, reopened, escalated, contacts, resolved_at IS NULL,"
+            " strftime(timezone('UTC', created_at), '%H:%M') FROM tickets ORDER BY 1"
+        ).fetchall()
+    assert got == [
+        ("4711", "billing", "web", False, False, 1, False, "06:14"),  # 08:14 in Berlin (CEST)
+        ("4712", "tech_support", "chat", False, True, 2, True, "06:20"),
+    ]
+    q = pd.read_csv(e.data / "quarantine" / "tickets" / "2026-10.csv", dtype=str)
+    assert q.channel.tolist() == ["Carrier Pigeon"] and q.reason.tolist() == ["unknown channel"]
