@@ -55,12 +55,11 @@ def _stage_ingest(data_dir: Path) -> dict:
 
 
 def _stage_kpis(data_dir: Path) -> dict:
+    from scorecards import warehouse
     from scorecards.kpis import build_team_kpis
 
     settings = _settings(data_dir)
     frames = build_team_kpis(settings, [MONTH], MONTH)
-    from scorecards import warehouse
-
     with warehouse.connect(settings.warehouse_path, read_only=True) as con:
         tickets = con.execute("SELECT count(*) FROM tickets").fetchone()[0]
     return {"rows": int(tickets), "detail": {"kpi_rows": len(frames[MONTH])}}
@@ -91,10 +90,14 @@ def _spawn(args: list[str]) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _generator_args(size: str) -> dict:
+    return {**SIZES[size], "months": 1, "end_month": MONTH, "seed": 1, "fmt": "csv"}
+
+
 def ensure_data(size: str, root: Path) -> Path:
     """Generate the size's landing data once; regenerate when the generator arguments change."""
     data_dir = root / size
-    args = {**SIZES[size], "months": 1, "end_month": MONTH, "seed": 1, "fmt": "csv"}
+    args = _generator_args(size)
     stamp = data_dir / "generated.json"
     if stamp.exists() and json.loads(stamp.read_text()) == args:
         return data_dir
@@ -109,8 +112,7 @@ def _generate(size: str, root: Path) -> dict:
     from scorecards.demo import generate
 
     t0 = time.perf_counter()
-    args = {**SIZES[size], "months": 1, "end_month": MONTH, "seed": 1, "fmt": "csv"}
-    rows = generate(root / size, **args)
+    rows = generate(root / size, **_generator_args(size))
     return {"stage": "generate", "seconds": time.perf_counter() - t0, "rows": rows}
 
 

@@ -36,11 +36,21 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from scorecards.contract import CHANNELS, CUSTOMERS, SURVEY_TYPES, SURVEYS, TICKETS
+from scorecards.contract import (
+    CHANNELS,
+    CUSTOMERS,
+    FALSE_WORDS,
+    SCORE_RANGES,
+    SURVEY_TYPES,
+    SURVEYS,
+    TICKETS,
+    TRUE_WORDS,
+)
 from scorecards.periods import last_complete_month, month_bounds, month_range, parse_month
-from scorecards.settings import DATA_DIR_ENV
+from scorecards.settings import DATA_DIR_ENV, TeamsFile
 
-TZ = "Europe/Berlin"
+# The demo company works in the default time zone of config/teams.yaml.
+TZ: str = TeamsFile.model_fields["timezone"].default
 CHUNK = 1_000_000  # tickets held in memory at once; fixed, so output does not depend on RAM
 NEVER = np.iinfo(np.int64).max
 SEGMENTS = ("smb", "mid_market", "enterprise")
@@ -81,7 +91,7 @@ _HOUR_W = np.array(
 )
 _DOW_W = np.array([1.25, 1.15, 1.08, 1.02, 0.95, 0.5, 0.38])
 _HOLIDAYS = {(12, 24), (12, 25), (12, 26), (12, 31), (1, 1)}
-_BOOLS = (("false", "true"), ("no", "yes"), ("0", "1"))
+_BOOLS = tuple(zip(FALSE_WORDS, TRUE_WORDS, strict=True))  # spellings vary by file
 _COMMENTS = (
     (  # unhappy
         "Dreimal angerufen, immer noch keine Lösung!",
@@ -610,7 +620,7 @@ def _generate(
                 ],
                 np.clip(np.round(4.4 + 1.1 * z), 1, 7),
             ).astype(np.int64)
-            lo_hi = np.array([SCORE_LO, SCORE_HI])[:, stype]
+            lo_hi = np.array([SCORE_RANGES[t] for t in SURVEY_TYPES]).T[:, stype]
             mood = np.digitize((score - lo_hi[0]) / (lo_hi[1] - lo_hi[0]), [0.4, 0.7])
             pick = rng.random(m)
             has_c = rng.random(m) < 0.18
@@ -635,7 +645,7 @@ def _generate(
             num = {"handle_time_s": np.round(aht), "wait_time_s": np.round(wait)}
             flags = {"reopened": reopened, "escalated": escalated}
             if tsink.csv:
-                yes_no = pa.array(_BOOLS[mi % 3])
+                yes_no = pa.array(_BOOLS[mi % len(_BOOLS)])
                 tt |= {c: clock.strings(v, naive) for c, v in times.items()}
                 tt |= {
                     c: _as_text(np.nan_to_num(v).astype(np.int64), np.isnan(v))
@@ -738,10 +748,6 @@ def _generate(
     sink.close()
     rows["customers"] = sink.rows
     return rows, counts
-
-
-SCORE_LO = [1, 0, 1]
-SCORE_HI = [5, 10, 7]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ never over tickets. Definitions are in `kpi_catalog` and docs/metrics.md.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -366,6 +367,10 @@ def write_kpi_csv(df: pd.DataFrame, path: Path) -> None:
     tmp.replace(path)
 
 
+def _fmt(x: float | None, digits: int) -> str:
+    return "–" if x is None or pd.isna(x) else f"{x:,.{digits}f}"
+
+
 def markdown_preview(df: pd.DataFrame, team: str = ALL_TEAMS) -> str:
     """A compact Markdown table of one team's KPIs for the Dagster UI."""
     lines = [
@@ -376,10 +381,7 @@ def markdown_preview(df: pd.DataFrame, team: str = ALL_TEAMS) -> str:
     for r in df[df.team == team].itertuples():
         kpi = KPI_BY_ID[r.kpi]
         digits = 0 if kpi.unit == "count" else 2 if kpi.unit == "score" else 1
-
-        def f(x: float, digits: int = digits) -> str:
-            return "–" if x is None or pd.isna(x) else f"{x:,.{digits}f}"
-
+        f = functools.partial(_fmt, digits=digits)
         ci = "–" if pd.isna(r.ci_low) else f"{f(r.ci_low)} – {f(r.ci_high)}"
         sig = "–" if pd.isna(r.change_significant) else ("yes" if r.change_significant else "no")
         low = " ⚠" if r.low_sample else ""
