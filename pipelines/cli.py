@@ -16,6 +16,7 @@ from pipelines.definitions import build_definitions
 from scorecards.contract import TICKETS
 from scorecards.kpis import markdown_preview
 from scorecards.landing import list_landing_files
+from scorecards.publish import scorecard_dir
 from scorecards.settings import Settings, load_settings
 
 PARTITIONED = ["tickets", "survey_responses", "team_kpis"]
@@ -25,7 +26,12 @@ def partition_keys(defs: dg.Definitions) -> list[str]:
     return defs.resolve_assets_def("team_kpis").partitions_def.get_partition_keys()
 
 
-def run(settings: Settings, first: str | None = None, last: str | None = None) -> bool:
+def run(
+    settings: Settings,
+    first: str | None = None,
+    last: str | None = None,
+    scorecards: bool = True,
+) -> bool:
     """Materialize customers, then the partitioned assets for [first, last] in a single run."""
     defs = build_definitions(settings)
     keys = partition_keys(defs)
@@ -34,7 +40,7 @@ def run(settings: Settings, first: str | None = None, last: str | None = None) -
         raise SystemExit(f"months must be within {keys[0]}...{keys[-1]}, got {first}...{last}")
     instance = dg.DagsterInstance.get()
     assets = list(defs.assets)
-    for selection, tags in (
+    steps: list[tuple[list[str], dict[str, str]]] = [
         (["customers"], {}),
         (
             PARTITIONED,
@@ -43,7 +49,11 @@ def run(settings: Settings, first: str | None = None, last: str | None = None) -
                 "dagster/asset_partition_range_end": last,
             },
         ),
-    ):
+    ]
+    if scorecards:
+        # PDFs for the latest month only: older months are a backfill away in the UI.
+        steps.append((["team_scorecards"], {"dagster/partition": last}))
+    for selection, tags in steps:
         result = dg.materialize(
             assets,
             selection=selection,
@@ -61,6 +71,8 @@ def run(settings: Settings, first: str | None = None, last: str | None = None) -
             )
             return False
     print(f"materialized {', '.join(['customers', *PARTITIONED])} for {first}...{last}")
+    if scorecards:
+        print(f"rendered the scorecards for {last}")
     return True
 
 
@@ -71,6 +83,7 @@ def _print_outputs(settings: Settings, last: str) -> None:
         f"  KPI table      {settings.out_dir / last / 'team_kpis.csv'}  (one per month in {settings.out_dir})"
     )
     print(f"  quarantine     {settings.quarantine_dir}")
+    print(f"  scorecards     {scorecard_dir(settings, last)}  (one PDF per team and overview.pdf)")
     print("  Dagster UI     make ui  (http://127.0.0.1:3000)")
     csv = settings.out_dir / last / "team_kpis.csv"
     if csv.exists():

@@ -8,6 +8,7 @@ import dagster as dg
 
 from assets.ingest import build_ingest_assets
 from assets.kpis import build_kpi_assets
+from assets.scorecards import build_scorecard_assets
 from pipelines.partitions import first_month, monthly_partitions
 from pipelines.resources import ScorecardsConfig
 from scorecards.settings import Settings, load_settings
@@ -24,6 +25,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         *build_ingest_assets(partitions),
         *build_kpi_assets(partitions, first_month(settings)),
     ]
+    names = {key.to_user_string() for a in assets for key in a.keys}
+    upstream = [n for n in ("team_kpis", "customer_churn_risk") if n in names]
+    assets += build_scorecard_assets(partitions, upstream)
     return dg.Definitions(
         assets=assets,
         resources={

@@ -129,3 +129,38 @@ def date(day: dt.date, locale: str) -> str:
 def kpi_label(kpi_id: str, locale: str) -> str:
     kpi = KPI_BY_ID[kpi_id]
     return kpi.label_de if locale == "de" else kpi.label_en
+
+
+def kpi_short_label(kpi_id: str, locale: str) -> str:
+    """The abbreviation a label carries in parentheses ("CSAT", "FRT"), else the whole label.
+
+    Notes are read in seconds: "FCR −3,1 Pp." scans faster than the full name, and the
+    scorecard next to them prints the full label with the same abbreviation.
+    """
+    label = kpi_label(kpi_id, locale)
+    if label.endswith(")") and " (" in label:
+        return label[label.rindex(" (") + 2 : -1]
+    return label
+
+
+def kpi_values_apart(kpi_id: str, a: float, b: float, locale: str) -> tuple[str, str]:
+    """Two values of one KPI (value and target) formatted alike, with up to two more decimals
+    where the usual ones would show different values the same: "1,52 % gegen 1,50 %" instead
+    of a contradictory "1,5 % gegen 1,5 %"."""
+    pair = (kpi_value(kpi_id, a, locale), kpi_value(kpi_id, b, locale))
+    if pair[0] != pair[1] or is_missing(a) or is_missing(b) or a == b:
+        return pair
+    kpi = KPI_BY_ID[kpi_id]
+
+    def at(x: float, digits: int) -> str:
+        text = number(x, locale, digits)
+        return ("+" + text if kpi.unit == "points" and x > 0 else text) + _UNIT_SUFFIX[kpi.unit][
+            locale
+        ]
+
+    for extra in (1, 2):
+        d = digits_for(kpi, max(abs(a), abs(b))) + extra
+        pair = (at(a, d), at(b, d))
+        if pair[0] != pair[1]:
+            break
+    return pair

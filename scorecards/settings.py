@@ -72,12 +72,85 @@ class TeamConfig(_Strict):
         return v
 
 
+class OverviewConfig(_Strict):
+    """The head of service's overview: language, recipients and which KPIs it compares."""
+
+    locale: Literal["de", "en"] = "de"
+    recipients: list[str] = Field(default_factory=list)
+    kpis: list[str] = Field(
+        default_factory=lambda: [
+            "ticket_volume",
+            "first_response_time",
+            "first_contact_resolution",
+            "csat",
+            "nps",
+            "escalation_rate",
+            "churn_rate",
+        ]
+    )
+    trend_kpis: list[str] = Field(
+        default_factory=lambda: [
+            "ticket_volume",
+            "first_response_time",
+            "first_contact_resolution",
+            "csat",
+        ]
+    )
+
+    @field_validator("kpis", "trend_kpis")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        return TeamConfig._known_kpis(v)
+
+    @field_validator("recipients")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        return TeamConfig._valid_addresses(v)
+
+
+class ChurnBands(_Strict):
+    # Lower bounds of the score for band high and band medium; below medium is low.
+    high: float = Field(default=0.12, gt=0, lt=1)
+    medium: float = Field(default=0.06, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ChurnBands:
+        if not self.medium < self.high:
+            raise ValueError(f"medium ({self.medium}) must be below high ({self.high})")
+        return self
+
+
+class ChurnConfig(_Strict):
+    """Churn-risk scoring (scorecards/churn.py, docs/churn-risk.md)."""
+
+    window_days: int = Field(default=90, ge=7, le=366)
+    horizon_days: int = Field(default=90, ge=7, le=366)
+    history_days: int = Field(default=180, ge=0, le=730)
+    training_months: int = Field(default=12, ge=1, le=60)
+    min_training_months: int = Field(default=3, ge=1, le=60)
+    l2: float = Field(default=1.0, ge=0)
+    bands: ChurnBands = Field(default_factory=ChurnBands)
+    pseudonymise_ids: bool = False
+    id_key_env: str = Field(default="SCORECARDS_ID_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @model_validator(mode="after")
+    def _enough_months(self) -> ChurnConfig:
+        if self.min_training_months > self.training_months:
+            raise ValueError(
+                f"min_training_months ({self.min_training_months}) is more than "
+                f"training_months ({self.training_months})"
+            )
+        return self
+
+
 class TeamsFile(_Strict):
     timezone: str = "Europe/Berlin"
     first_month: str | None = None
     quarantine_threshold: float = Field(default=0.02, ge=0, le=1)
     company_targets: dict[str, float] = Field(default_factory=dict)
+    overview: OverviewConfig = Field(default_factory=OverviewConfig)
     teams: list[TeamConfig] = Field(default_factory=list)
+    churn: ChurnConfig = Field(default_factory=ChurnConfig)
 
     @field_validator("timezone")
     @classmethod

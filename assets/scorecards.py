@@ -1,0 +1,75 @@
+"""The monthly PDF scorecards: one per team and the overview, with a preview of each in the UI."""
+
+import base64
+
+import dagster as dg
+
+from pipelines.resources import ScorecardsConfig
+from scorecards.publish import OVERVIEW, build_scorecards, scorecard_dir
+from scorecards.render import first_page_png
+
+GROUP = "scorecards"
+
+
+def _preview_md(files: list, month: str) -> str:
+    """First pages as small inline PNGs, which the asset's metadata panel shows as images."""
+    parts = [f"**{month}**\n"]
+    for f in files:
+        png = first_page_png(f.path.read_bytes(), scale=0.45)
+        parts.append(
+            f"**{f.name}** ({f.pages} pages, {f.size / 1024:.0f} KB)\n\n"
+            f"![{f.name}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})\n"
+        )
+    return "\n".join(parts)
+
+
+def build_scorecard_assets(
+    partitions_def: dg.TimeWindowPartitionsDefinition, upstream: list[str]
+) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        name="team_scorecards",
+        group_name=GROUP,
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=[dg.AssetDep(name) for name in upstream],
+        description="Every team's PDF scorecard and the overview for the head of service: "
+        "out/YYYY-MM/scorecards/<team>.pdf and overview.pdf. One team's failure does not stop "
+        "the others; the asset fails at the end naming the teams that failed.",
+    )
+    def team_scorecards(
+        context: dg.AssetExecutionContext, scorecards: ScorecardsConfig
+    ) -> dg.MaterializeResult:
+        settings = scorecards.settings()
+        failures: dict[str, str] = {}
+        # A backfill range is rendered month by month in this one run; the metadata shows the
+        # latest month.
+        for month in context.partition_keys:
+            result = build_scorecards(settings, month)
+            for name, err in sorted(result.failures.items()):
+                context.log.error(f"scorecard {name} for {month} failed: {err}")
+                failures[f"{month}/{name}"] = err
+        team_files = [f for f in result.files if f.name != OVERVIEW]
+        table = "\n".join(
+            ["| file | pages | KB | sha256 |", "|---|---:|---:|---|"]
+            + [
+                f"| {f.path.name} | {f.pages} | {f.size / 1024:.0f} | `{f.sha256[:12]}` |"
+                for f in result.files
+            ]
+        )
+        metadata = {
+            "folder": dg.MetadataValue.path(str(scorecard_dir(settings, month))),
+            "files": dg.MetadataValue.md(table),
+            "scorecards": dg.MetadataValue.int(len(team_files)),
+            "total_kb": dg.MetadataValue.float(round(sum(f.size for f in result.files) / 1024, 1)),
+            "preview": dg.MetadataValue.md(_preview_md(team_files, month)),
+        }
+        if failures:
+            # Everything that could be rendered is on disk; the failure names what is missing.
+            raise dg.Failure(
+                description=f"{len(failures)} scorecard(s) failed: "
+                + "; ".join(f"{k}: {v}" for k, v in sorted(failures.items())),
+                metadata=metadata,
+            )
+        return dg.MaterializeResult(metadata=metadata)
+
+    return [team_scorecards]

@@ -1,0 +1,539 @@
+"""Charts for the scorecards: matplotlib trend charts and two small hand-drawn SVG glyphs.
+
+Trend charts use matplotlib with the page's own font (Inter, shipped in reports/templates/fonts)
+and the Okabe-Ito palette, which stays distinguishable for the common colour-vision
+deficiencies. Every chart comes with an alt text that states its numbers, for the tagged PDF.
+
+Sparklines and bullet graphs are tiny and numerous (one per KPI row), so they are written as
+SVG directly: a few hundred bytes each instead of a matplotlib figure.
+
+Output is deterministic: SVG ids come from a fixed hash salt and no date is written.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator  # noqa: E402
+
+from scorecards import formatting as fmt  # noqa: E402
+from scorecards.contract import CHANNELS  # noqa: E402
+from scorecards.kpi_catalog import KPI_BY_ID  # noqa: E402
+
+FONT_DIR = Path(__file__).resolve().parent.parent / "reports" / "templates" / "fonts"
+FONT_FILES = ("Inter-Regular.otf", "Inter-SemiBold.otf")
+FONT_FAMILY = "Inter"
+
+# Okabe & Ito (2008), "Color Universal Design".
+OKABE_ITO = {
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "black": "#000000",
+}
+CHANNEL_COLOURS = dict(
+    zip(
+        CHANNELS,
+        ("#0072B2", "#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#D55E00"),
+        strict=True,
+    )
+)
+INK = "#1f2328"
+MUTED = "#6e7781"
+GRID = "#d0d7de"
+
+CHANNEL_LABELS = {
+    "de": {
+        "phone": "Telefon",
+        "email": "E-Mail",
+        "chat": "Chat",
+        "social": "Social Media",
+        "web": "Webformular",
+        "self_service": "Self-Service",
+    },
+    "en": {
+        "phone": "Phone",
+        "email": "Email",
+        "chat": "Chat",
+        "social": "Social media",
+        "web": "Web form",
+        "self_service": "Self-service",
+    },
+}
+
+_T = {
+    "de": {
+        "volume_title": "Ticketvolumen nach Kanal",
+        "tickets": "Tickets",
+        "frt": "Erste Antwortzeit (Min.)",
+        "res": "Lösungszeit (Std.)",
+        "median": "Median",
+        "p90": "90. Perzentil",
+        "csat": "CSAT (%)",
+        "nps": "NPS",
+        "ci": "95-%-Intervall",
+        "log": "logarithmische Skala",
+        "volume_alt": "Balkendiagramm: Tickets pro Monat nach Kanal, {first} bis {last}. ",
+        "times_alt": "Liniendiagramme: erste Antwortzeit in Minuten und Lösungszeit in Stunden, "
+        "Median und 90. Perzentil, {first} bis {last}. ",
+        "survey_alt": "Liniendiagramme: CSAT in Prozent und NPS mit 95-%-Intervall, "
+        "{first} bis {last}. ",
+        "no_data_alt": "Keine Daten in diesem Zeitraum.",
+    },
+    "en": {
+        "volume_title": "Ticket volume by channel",
+        "tickets": "Tickets",
+        "frt": "First response time (min)",
+        "res": "Resolution time (h)",
+        "median": "Median",
+        "p90": "90th percentile",
+        "csat": "CSAT (%)",
+        "nps": "NPS",
+        "ci": "95% interval",
+        "log": "log scale",
+        "volume_alt": "Bar chart: tickets per month by channel, {first} to {last}. ",
+        "times_alt": "Line charts: first response time in minutes and resolution time in hours, "
+        "median and 90th percentile, {first} to {last}. ",
+        "survey_alt": "Line charts: CSAT in percent and NPS with 95% interval, {first} to {last}. ",
+        "no_data_alt": "No data in this period.",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Chart:
+    svg: bytes
+    alt: str
+
+
+_configured = False
+
+
+def configure() -> None:
+    """Register the page font with matplotlib and set the house style, once per process."""
+    global _configured
+    if _configured:
+        return
+    for name in FONT_FILES:
+        font_manager.fontManager.addfont(str(FONT_DIR / name))
+    plt.rcParams.update(
+        {
+            "font.family": FONT_FAMILY,
+            "font.size": 7,
+            "axes.titlesize": 7.5,
+            "axes.titleweight": "semibold",
+            "axes.titlelocation": "left",
+            "axes.edgecolor": GRID,
+            "axes.labelcolor": INK,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "axes.grid.axis": "y",
+            "grid.color": GRID,
+            "grid.linewidth": 0.5,
+            "xtick.color": MUTED,
+            "ytick.color": MUTED,
+            "xtick.major.size": 0,
+            "ytick.major.size": 0,
+            "legend.frameon": False,
+            "legend.fontsize": 6.5,
+            "svg.fonttype": "none",
+            "svg.hashsalt": "service-scorecards",
+            "axes.unicode_minus": True,
+        }
+    )
+    _configured = True
+
+
+def _save(fig: plt.Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _month_labels(months: Sequence[str], locale: str) -> list[str]:
+    return [fmt.month_name(m, locale, short=True) for m in months]
+
+
+def _num_formatter(locale: str, digits: int = 0) -> FuncFormatter:
+    return FuncFormatter(lambda v, _pos: fmt.number(v, locale, digits))
+
+
+def _x_axis(ax: plt.Axes, months: Sequence[str], locale: str) -> None:
+    labels = _month_labels(months, locale)
+    # Every other month, ending on the latest, keeps 13 labels legible in a third of a page.
+    ticks = list(range((len(months) - 1) % 2, len(months), 2))
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([labels[i] for i in ticks])
+    ax.set_xlim(-0.6, len(months) - 0.4)
+
+
+def _values_text(values: Sequence[float], months: Sequence[str], locale: str, digits: int) -> str:
+    parts = [
+        f"{fmt.month_name(m, locale, short=True)} {fmt.number(v, locale, digits)}"
+        for m, v in zip(months, values, strict=True)
+        if not fmt.is_missing(v)
+    ]
+    return "; ".join(parts)
+
+
+def volume_chart(matrix: pd.DataFrame, months: Sequence[str], locale: str) -> Chart:
+    """Stacked monthly bars of tickets by channel."""
+    configure()
+    t = _T[locale]
+    fig, ax = plt.subplots(figsize=(7.1, 2.0))
+    bottom = np.zeros(len(months))
+    for ch in matrix.columns:
+        vals = matrix[ch].to_numpy(dtype=float)
+        if not vals.any():
+            continue
+        ax.bar(
+            range(len(months)),
+            vals,
+            bottom=bottom,
+            width=0.72,
+            color=CHANNEL_COLOURS.get(ch, MUTED),
+            label=CHANNEL_LABELS[locale].get(ch, ch),
+            linewidth=0,
+        )
+        bottom += vals
+    _x_axis(ax, months, locale)
+    ax.yaxis.set_major_formatter(_num_formatter(locale))
+    ax.yaxis.set_major_locator(MaxNLocator(4))
+    ax.set_title(t["volume_title"])
+    ax.legend(ncols=6, loc="upper left", bbox_to_anchor=(0, -0.12), handlelength=1, columnspacing=1)
+    fig.subplots_adjust(left=0.07, right=0.99, top=0.88, bottom=0.26)
+    totals = matrix.sum(axis=1).to_numpy(dtype=float)
+    alt = t["volume_alt"].format(
+        first=fmt.month_name(months[0], locale), last=fmt.month_name(months[-1], locale)
+    )
+    if totals.any():
+        last = matrix.iloc[-1]
+        split = ", ".join(
+            f"{CHANNEL_LABELS[locale].get(c, c)} {fmt.count(v, locale)}"
+            for c, v in last.items()
+            if v
+        )
+        alt += f"{t['tickets']}: " + _values_text(totals, months, locale, 0)
+        alt += f". {fmt.month_name(months[-1], locale)}: {split}."
+    else:
+        alt += t["no_data_alt"]
+    return Chart(_save(fig), alt)
+
+
+def _line_pair(
+    ax: plt.Axes, months: Sequence[str], med: np.ndarray, p90: np.ndarray, locale: str, digits: int
+) -> None:
+    x = np.arange(len(months))
+    t = _T[locale]
+    ax.plot(x, p90, color=OKABE_ITO["orange"], lw=1.3, ls=(0, (4, 1.5)), label=t["p90"])
+    ax.plot(x, med, color=OKABE_ITO["blue"], lw=1.7, label=t["median"])
+    _x_axis(ax, months, locale)
+    finite = np.concatenate([med[np.isfinite(med)], p90[np.isfinite(p90)]])
+    if len(finite) and finite.min() > 0 and finite.max() / finite.min() > 12:
+        # The 90th percentile can be a hundred times the median; on a linear axis the median
+        # would lie flat on zero. A log axis keeps both readable, and says so in its ticks.
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5)))
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.yaxis.set_major_formatter(_num_formatter(locale, 0))
+        ax.grid(True, axis="y", which="major")
+    else:
+        ax.yaxis.set_major_formatter(_num_formatter(locale, digits))
+        ax.yaxis.set_major_locator(MaxNLocator(4))
+        ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left", ncols=2, bbox_to_anchor=(0, -0.1), handlelength=1.5)
+
+
+def times_chart(times: pd.DataFrame, months: Sequence[str], locale: str) -> Chart:
+    """First response and resolution time, median and 90th percentile, side by side."""
+    configure()
+    t = _T[locale]
+    df = times.set_index("period").reindex(list(months))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(7.1, 2.0))
+    series = {
+        "frt": (df.frt_median.to_numpy(float), df.frt_p90.to_numpy(float)),
+        "res": (df.res_median.to_numpy(float), df.res_p90.to_numpy(float)),
+    }
+    for ax, key in ((a1, "frt"), (a2, "res")):
+        _line_pair(ax, months, *series[key], locale, 0)
+        log = ax.get_yscale() == "log"
+        ax.set_title(t[key] + (f" · {t['log']}" if log else ""))
+    fig.subplots_adjust(left=0.06, right=0.99, top=0.88, bottom=0.27, wspace=0.18)
+    alt = t["times_alt"].format(
+        first=fmt.month_name(months[0], locale), last=fmt.month_name(months[-1], locale)
+    )
+    parts = []
+    for key, (med, p90) in series.items():
+        if np.isfinite(med).any():
+            parts.append(
+                f"{t[key]} {t['median']}: {_values_text(med, months, locale, 1)}; "
+                f"{t['p90']}: {_values_text(p90, months, locale, 1)}."
+            )
+    alt += " ".join(parts) if parts else t["no_data_alt"]
+    return Chart(_save(fig), alt)
+
+
+def survey_chart(
+    csat: pd.DataFrame, nps: pd.DataFrame, months: Sequence[str], locale: str
+) -> Chart:
+    """CSAT and NPS with their 95% interval as a band; months without answers stay empty."""
+    configure()
+    t = _T[locale]
+    fig, axes = plt.subplots(1, 2, figsize=(7.1, 2.0))
+    x = np.arange(len(months))
+    parts = []
+    for ax, df, key, colour in (
+        (axes[0], csat, "csat", OKABE_ITO["blue"]),
+        (axes[1], nps, "nps", OKABE_ITO["green"]),
+    ):
+        v = df.value.to_numpy(float)
+        lo, hi = df.ci_low.to_numpy(float), df.ci_high.to_numpy(float)
+        ax.fill_between(x, lo, hi, color=colour, alpha=0.18, linewidth=0, label=t["ci"])
+        ax.plot(x, v, color=colour, lw=1.6, label=key.upper())
+        target = df.target.dropna()
+        if len(target):
+            ax.axhline(float(target.iloc[-1]), color=INK, lw=0.8, ls=(0, (3, 2)))
+        _x_axis(ax, months, locale)
+        ax.yaxis.set_major_formatter(_num_formatter(locale))
+        ax.yaxis.set_major_locator(MaxNLocator(4))
+        ax.set_title(t[key])
+        ax.legend(loc="upper left", ncols=2, bbox_to_anchor=(0, -0.1), handlelength=1.5)
+        if np.isfinite(v).any():
+            parts.append(
+                f"{t[key]}: "
+                + "; ".join(
+                    f"{fmt.month_name(m, locale, short=True)} {fmt.number(a, locale, 1)} "
+                    f"({fmt.number(b, locale, 1)}–{fmt.number(c, locale, 1)})"
+                    for m, a, b, c in zip(months, v, lo, hi, strict=True)
+                    if math.isfinite(a)
+                )
+                + "."
+            )
+    fig.subplots_adjust(left=0.06, right=0.99, top=0.88, bottom=0.27, wspace=0.18)
+    alt = t["survey_alt"].format(
+        first=fmt.month_name(months[0], locale), last=fmt.month_name(months[-1], locale)
+    )
+    alt += " ".join(parts) if parts else t["no_data_alt"]
+    return Chart(_save(fig), alt)
+
+
+def small_multiples(
+    series: dict[str, dict[str, np.ndarray]],
+    kpis: Sequence[str],
+    team_names: dict[str, str],
+    months: Sequence[str],
+    locale: str,
+) -> Chart:
+    """One row per team, one column per KPI: the overview's trends. Rates share their y-axis
+    across teams so levels compare at a glance; counts do not, or small teams would lie flat."""
+    configure()
+    teams = list(series)
+    fig, axes = plt.subplots(
+        len(teams), len(kpis), figsize=(7.1, 0.55 * len(teams) + 0.3), squeeze=False
+    )
+    x = np.arange(len(months))
+    for j, kpi in enumerate(kpis):
+        col = [series[t].get(kpi, np.full(len(months), np.nan)) for t in teams]
+        finite = np.concatenate([c[np.isfinite(c)] for c in col])
+        shared = KPI_BY_ID[kpi].kind != "count" and len(finite) > 0
+        lo, hi = (float(finite.min()), float(finite.max())) if shared else (0.0, 0.0)
+        pad = (hi - lo) * 0.1 or 1.0
+        for i, team in enumerate(teams):
+            ax = axes[i][j]
+            v = col[i]
+            colour = INK if team == "ALL" else OKABE_ITO["blue"]
+            ax.plot(x, v, color=colour, lw=1.1)
+            if np.isfinite(v).any():
+                k = int(np.flatnonzero(np.isfinite(v))[-1])
+                ax.plot([k], [v[k]], "o", color=colour, ms=2.3)
+            if shared:
+                ax.set_ylim(lo - pad, hi + pad)
+            ax.set_xticks([])
+            ax.yaxis.set_major_locator(MaxNLocator(2))
+            ax.yaxis.set_major_formatter(_num_formatter(locale))
+            ax.tick_params(labelsize=5.5, pad=1)
+            ax.grid(True, axis="y", lw=0.4)
+            if i == 0:
+                ax.set_title(fmt.kpi_short_label(kpi, locale), fontsize=6.8)
+            if j == 0:
+                ax.set_ylabel(
+                    team_names.get(team, team),
+                    rotation=0,
+                    ha="right",
+                    va="center",
+                    fontsize=6.5,
+                    labelpad=14,
+                )
+    fig.subplots_adjust(
+        left=0.2,
+        right=0.99,
+        top=1 - 0.28 / fig.get_figheight(),
+        bottom=0.02,
+        hspace=0.3,
+        wspace=0.32,
+    )
+    first, last = fmt.month_name(months[0], locale), fmt.month_name(months[-1], locale)
+    lines = []
+    for team in teams:
+        vals = []
+        for kpi in kpis:
+            v = series[team].get(kpi)
+            latest = v[np.isfinite(v)][-1] if v is not None and np.isfinite(v).any() else math.nan
+            vals.append(f"{fmt.kpi_short_label(kpi, locale)} {fmt.kpi_value(kpi, latest, locale)}")
+        lines.append(f"{team_names.get(team, team)}: " + ", ".join(vals))
+    head = (
+        f"Kleine Vielfache: Verlauf je Team {first} bis {last}; zuletzt "
+        if locale == "de"
+        else f"Small multiples: trend per team {first} to {last}; latest "
+    )
+    return Chart(_save(fig), head + "; ".join(lines) + ".")
+
+
+# -- hand-drawn glyphs ---------------------------------------------------------------------------
+
+
+def _f(x: float) -> str:
+    return f"{x:.1f}".rstrip("0").rstrip(".")
+
+
+def sparkline_svg(values: Sequence[float], width: int = 110, height: int = 24) -> str:
+    """A 13-month line with the latest point marked; gaps where a month has no value."""
+    v = np.asarray(values, dtype=float)
+    ok = np.isfinite(v)
+    if not ok.any():
+        return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"/>'
+    lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
+    span = hi - lo or 1.0
+    pad = 3
+    xs = [pad + i * (width - 2 * pad) / max(len(v) - 1, 1) for i in range(len(v))]
+    ys = [
+        height - pad - (y - lo) / span * (height - 2 * pad) if math.isfinite(y) else math.nan
+        for y in v
+    ]
+    segments, cur = [], []
+    for x, y in zip(xs, ys, strict=True):
+        if math.isfinite(y):
+            cur.append(f"{_f(x)},{_f(y)}")
+        elif cur:
+            segments.append(cur)
+            cur = []
+    if cur:
+        segments.append(cur)
+    lines = "".join(
+        f'<polyline points="{" ".join(s)}" fill="none" stroke="{OKABE_ITO["blue"]}" stroke-width="1.3"/>'
+        for s in segments
+        if len(s) > 1
+    )
+    k = int(np.flatnonzero(ok)[-1])
+    dot = f'<circle cx="{_f(xs[k])}" cy="{_f(ys[k])}" r="2" fill="{INK}"/>'
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}">{lines}{dot}</svg>'
+    )
+
+
+def bullet_scale(kpi: str, *vals: float) -> tuple[float, float]:
+    """The axis of a bullet graph: from 0 (or below, for NPS) to a round number above all values."""
+    finite = [float(x) for x in vals if x is not None and math.isfinite(x)]
+    if KPI_BY_ID[kpi].unit == "%":
+        return 0.0, 100.0 if not finite or max(finite) > 50 else float(_nice(max(finite) * 1.15))
+    if KPI_BY_ID[kpi].unit == "points":
+        return -100.0, 100.0
+    if KPI_BY_ID[kpi].unit == "score":
+        return 1.0, 7.0
+    top = max(finite) * 1.15 if finite else 1.0
+    return 0.0, float(_nice(top))
+
+
+def _nice(x: float) -> float:
+    if x <= 0:
+        return 1.0
+    exp = 10 ** math.floor(math.log10(x))
+    for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        if m * exp >= x:
+            return m * exp
+    return 10 * exp
+
+
+def bullet_svg(
+    kpi: str,
+    value: float,
+    target: float,
+    prev: float,
+    lo: float,
+    hi: float,
+    faded: bool = False,
+    width: int = 150,
+    height: int = 18,
+) -> str:
+    """Stephen Few's bullet graph: grey qualitative ranges around the target, a bar for the
+    value with its 95% interval as a whisker, a tick for the target and a hollow diamond for
+    last month. No traffic-light colours: position carries the meaning."""
+    a, b = bullet_scale(kpi, value, target, prev, hi)
+    better = KPI_BY_ID[kpi].better
+
+    def X(v: float) -> float:
+        return max(0.0, min(width, (v - a) / (b - a) * width))
+
+    parts = [f'<rect x="0" y="2" width="{width}" height="{height - 4}" fill="#e9ecef"/>']
+    if math.isfinite(target) and better in ("higher", "lower"):
+        # Three ranges: clearly off target, near target (within 10% of the scale), on target.
+        near = 0.1 * (b - a)
+        if better == "higher":
+            bands = [(a, target - near, "#c4c9cf"), (target - near, target, "#d8dce1")]
+        else:
+            bands = [(target + near, b, "#c4c9cf"), (target, target + near, "#d8dce1")]
+        for s, e, c in bands:
+            x0, x1 = X(s), X(e)
+            if x1 > x0:
+                parts.append(
+                    f'<rect x="{_f(x0)}" y="2" width="{_f(x1 - x0)}" height="{height - 4}" fill="{c}"/>'
+                )
+    base = X(max(a, 0.0)) if a < 0 else 0.0
+    if math.isfinite(value):
+        colour = MUTED if faded else INK
+        x0, x1 = sorted((base, X(value)))
+        mid = height / 2
+        parts.append(
+            f'<rect x="{_f(x0)}" y="{_f(mid - 2.5)}" width="{_f(max(x1 - x0, 0.8))}" height="5" fill="{colour}"/>'
+        )
+        if math.isfinite(lo) and math.isfinite(hi):
+            parts.append(
+                f'<line x1="{_f(X(lo))}" x2="{_f(X(hi))}" y1="{_f(mid)}" y2="{_f(mid)}" '
+                f'stroke="{OKABE_ITO["sky"]}" stroke-width="1.2"/>'
+                f'<line x1="{_f(X(lo))}" x2="{_f(X(lo))}" y1="{_f(mid - 2)}" y2="{_f(mid + 2)}" stroke="{OKABE_ITO["sky"]}" stroke-width="1"/>'
+                f'<line x1="{_f(X(hi))}" x2="{_f(X(hi))}" y1="{_f(mid - 2)}" y2="{_f(mid + 2)}" stroke="{OKABE_ITO["sky"]}" stroke-width="1"/>'
+            )
+    if math.isfinite(prev):
+        px, mid = X(prev), height / 2
+        parts.append(
+            f'<path d="M{_f(px)} {_f(mid - 4)} L{_f(px + 3)} {_f(mid)} L{_f(px)} {_f(mid + 4)} '
+            f'L{_f(px - 3)} {_f(mid)} Z" fill="#fff" stroke="{OKABE_ITO["orange"]}" stroke-width="1.1"/>'
+        )
+    if math.isfinite(target):
+        tx = X(target)
+        parts.append(
+            f'<line x1="{_f(tx)}" x2="{_f(tx)}" y1="0" y2="{height}" stroke="{INK}" stroke-width="1.6"/>'
+        )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}">{"".join(parts)}</svg>'
+    )

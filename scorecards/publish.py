@@ -1,0 +1,163 @@
+"""Render a month's scorecards: every team's PDF and the overview, in parallel, failure by failure.
+
+Files land in `<data dir>/out/<YYYY-MM>/scorecards/<team id>.pdf` and `overview.pdf`, each
+written to a temporary name and renamed, so a reader never sees half a PDF. One team's failure
+does not stop the others: it is collected, and the caller decides (the Dagster asset fails at the
+end naming the teams). Worker processes each build one `Renderer` and keep it for all the teams
+they are given; with one worker (or one team) everything runs in this process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import multiprocessing as mp
+import os
+import traceback
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scorecards.notes import load_manual_notes
+from scorecards.report_data import TeamReport, load_month, overview_report, team_report
+from scorecards.settings import Settings
+
+OVERVIEW = "overview"
+
+
+@dataclass(frozen=True)
+class ScorecardFile:
+    name: str  # team id, or "overview"
+    path: Path
+    size: int
+    pages: int
+    sha256: str
+
+
+@dataclass
+class PublishResult:
+    month: str
+    files: list[ScorecardFile] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)  # team id -> error
+
+
+def scorecard_dir(settings: Settings, month: str) -> Path:
+    return settings.out_dir / month / "scorecards"
+
+
+def _risk_options(settings: Settings) -> tuple[bool, float]:
+    """Whether ids are pseudonymised and where the high band starts (from the churn config)."""
+    churn = getattr(settings.teams_file, "churn", None)
+    if churn is None:
+        return False, math.nan
+    bands = getattr(churn, "bands", None)
+    high = getattr(bands, "high", math.nan) if bands is not None else math.nan
+    return bool(getattr(churn, "pseudonymise_ids", False)), float(high)
+
+
+# -- worker side ----------------------------------------------------------------------------------
+
+_renderer = None
+
+
+def _get_renderer():  # noqa: ANN202 - scorecards.render.Renderer, imported lazily in workers
+    global _renderer
+    if _renderer is None:
+        from scorecards.render import Renderer
+
+        _renderer = Renderer()
+    return _renderer
+
+
+def _render_team(report: TeamReport, pseudonymised: bool, high: float) -> tuple[bytes, int]:
+    out = _get_renderer().render_team(report, pseudonymised=pseudonymised, high=high)
+    return out.pdf, out.pages
+
+
+def _write(path: Path, pdf: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(pdf)
+    tmp.replace(path)
+
+
+def _file(name: str, path: Path, pdf: bytes, pages: int) -> ScorecardFile:
+    return ScorecardFile(name, path, len(pdf), pages, hashlib.sha256(pdf).hexdigest())
+
+
+def _error(exc: BaseException) -> str:
+    last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    return last
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+def build_scorecards(
+    settings: Settings,
+    month: str,
+    teams: Sequence[str] | None = None,
+    workers: int | None = None,
+    overview: bool = True,
+) -> PublishResult:
+    """Render the month's scorecards for `teams` (default: every configured team) and the
+    overview. Raises only for what stops every team (no KPIs for the month, a bad notes file);
+    a single team's failure is returned in `failures`."""
+    data = load_month(settings, month)
+    wanted = list(teams) if teams is not None else list(settings.teams)
+    unknown = [t for t in wanted if t not in settings.teams]
+    if unknown:
+        raise KeyError(
+            f"unknown team(s) {', '.join(unknown)}; configured: {', '.join(settings.teams)}"
+        )
+    manual = load_manual_notes(settings.config_dir, month, list(settings.teams))
+    pseudo, high = _risk_options(settings)
+    outdir = scorecard_dir(settings, month)
+    result = PublishResult(month)
+
+    reports: dict[str, TeamReport] = {}
+    for tid in wanted:
+        try:
+            reports[tid] = team_report(settings, data, settings.teams[tid], manual)
+        except Exception as exc:  # noqa: BLE001 - one team's failure must not stop the others
+            result.failures[tid] = _error(exc)
+
+    n_workers = min(workers or default_workers(), max(len(reports), 1))
+    rendered: dict[str, tuple[bytes, int]] = {}
+    if n_workers <= 1:
+        for tid, rep in reports.items():
+            try:
+                rendered[tid] = _render_team(rep, pseudo, high)
+            except Exception as exc:  # noqa: BLE001
+                result.failures[tid] = _error(exc)
+    else:
+        # spawn, not fork: the parent may hold DuckDB and Dagster threads that fork would copy
+        # mid-flight.
+        with ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn")) as pool:
+            futures = {
+                tid: pool.submit(_render_team, rep, pseudo, high) for tid, rep in reports.items()
+            }
+            for tid, fut in futures.items():
+                try:
+                    rendered[tid] = fut.result()
+                except Exception as exc:  # noqa: BLE001
+                    result.failures[tid] = _error(exc)
+
+    for tid in wanted:
+        if tid in rendered:
+            pdf, pages = rendered[tid]
+            path = outdir / f"{tid}.pdf"
+            _write(path, pdf)
+            result.files.append(_file(tid, path, pdf, pages))
+
+    if overview:
+        try:
+            out = _get_renderer().render_overview(overview_report(settings, data, manual))
+            path = outdir / f"{OVERVIEW}.pdf"
+            _write(path, out.pdf)
+            result.files.append(_file(OVERVIEW, path, out.pdf, out.pages))
+        except Exception as exc:  # noqa: BLE001
+            result.failures[OVERVIEW] = _error(exc)
+    return result

@@ -1,0 +1,689 @@
+"""Rendering: a team's report (or the overview) → view model → Jinja2 HTML → WeasyPrint PDF.
+
+One `Renderer` per process keeps the compiled templates, the parsed print CSS and WeasyPrint's
+FontConfiguration for every document it renders. It fetches nothing but files under
+reports/templates/ and inline `data:` images it made itself: any other URL (a remote
+stylesheet, file:///etc/passwd) is refused and recorded in `blocked`. Every value from the data
+or the notes reaches the HTML through Jinja's autoescape, so it prints as text.
+
+The same inputs give the same bytes: the PDF's creation date is the report date (the last day
+of the period), the PDF identifier is a hash of the document's content, and charts are
+written without dates and with fixed ids.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import io
+import math
+import mimetypes
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+import jinja2
+import numpy as np
+import pandas as pd
+from weasyprint import CSS, HTML, Attachment
+from weasyprint.text.fonts import FontConfiguration
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from scorecards import charts
+from scorecards import formatting as fmt
+from scorecards.kpi_catalog import ALL_TEAMS, KPI_BY_ID, KPIS, LOW_SAMPLE_N
+from scorecards.report_data import OverviewReport, TeamReport, channel_matrix, kpi_rows_csv
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "reports" / "templates"
+AUTHOR = "Service Scorecards"
+OVERVIEW_TEAMS_PER_CHART = 12
+
+T: dict[str, dict[str, str]] = {
+    "de": {
+        "kicker": "Service-Scorecard",
+        "page": "Seite",
+        "summary": "Überblick",
+        "notes": "Was die Zahlen bedeuten",
+        "manual_note": "Notiz der Analyse",
+        "no_notes": "Keine Auffälligkeiten nach den dokumentierten Regeln.",
+        "risk": "Abwanderungsrisiko",
+        "at_risk_customers": "Kund:innen mit hohem Risiko",
+        "at_risk_share": "Anteil an den betreuten Kund:innen",
+        "detractor_share": "Kritiker-Anteil (NPS 0–6)",
+        "top_at_risk": "Die 10 Kund:innen mit dem höchsten Risiko",
+        "customer": "Kunde",
+        "score": "Risiko",
+        "reasons": "Wichtigste Gründe",
+        "no_high_risk": "Keine Kund:innen dieses Teams im hohen Risikoband.",
+        "risk_not_scored": "Keine Daten: Für diesen Monat wurde kein Abwanderungsrisiko berechnet.",
+        "risk_legend": "Risiko: modellgeschätzte Wahrscheinlichkeit, in den nächsten 90 Tagen "
+        "abzuwandern; hohes Band ab {high}. Kennungen {ids}.",
+        "ids_pseudo": "pseudonymisiert (verschlüsselter Hash)",
+        "ids_real": "wie im Warehouse",
+        "all_kpis": "Alle Kennzahlen",
+        "kpi": "Kennzahl",
+        "value": "Wert",
+        "ci": "95-%-Intervall",
+        "target": "Ziel",
+        "vs_target": "Wert · Ziel · Vormonat",
+        "prev": "ggü. Vormonat",
+        "significant": "Signifikant?",
+        "yoy": "ggü. Vorjahr",
+        "kpi_legend": "Balken: Wert mit 95-%-Intervall (hellblau); senkrechter Strich: Ziel; "
+        "Raute: Vormonat; Graustufen: deutlich verfehlt / knapp / erreicht. Signifikant: "
+        "Änderung zum Vormonat außerhalb der Zufallsschwankung (p < 0,05). ⚠ n < 30: zu "
+        "wenige Fälle, um den Wert zu lesen.",
+        "charts": "Verläufe über 13 Monate",
+        "appendix": "Anhang",
+        "definitions": "Definitionen",
+        "denominator": "Basis",
+        "data_quality": "Datenqualität im Monat",
+        "dataset": "Datensatz",
+        "rows_read": "gelesen",
+        "accepted": "verwendet",
+        "quarantined": "in Quarantäne",
+        "duplicates": "Duplikate",
+        "quarantine_reasons": "Quarantäne nach Grund",
+        "reason": "Grund",
+        "rows": "Zeilen",
+        "no_ingest": "Keine Daten: Für diesen Monat ist kein Import verzeichnet.",
+        "provenance": "Herkunft",
+        "better_higher": "höher ist besser",
+        "better_lower": "niedriger ist besser",
+        "better_none": "ohne Wertung",
+        "vs_prev": "Vormonat",
+        "vs_yoy": "Vorjahr",
+        "better": "besser",
+        "worse": "schlechter",
+        "unchanged": "unverändert",
+        "no_target": "kein Ziel",
+        "target_is": "Ziel {v}",
+        "n_is": "n = {n}",
+        "n_low": "n = {n}: zu wenige Fälle",
+        "yes": "ja",
+        "no": "nein",
+        "tile_legend": "Pfeil und Vorzeichen zeigen die Richtung der Änderung, das Wort in "
+        "Klammern, ob sie gut ist. Linie: letzte 13 Monate. Ausgegraut: weniger als 30 Fälle.",
+        "volume_caption": "Tickets pro Monat nach Kanal.",
+        "times_caption": "Erste Antwortzeit (nach Erstellungsmonat) und Lösungszeit (nach "
+        "Lösungsmonat): Median und 90. Perzentil.",
+        "survey_caption": "CSAT und NPS mit 95-%-Intervall als Band; gestrichelt: Ziel.",
+        "meta": "Bericht für {period} · Stand {date} · Team {team_id}",
+        "footer": "{team} · {period} · vertraulich",
+        "title": "Service-Scorecard {team} – {period}",
+        "subject": "Kennzahlen, Kontext und Abwanderungsrisiko des Teams {team} für {period}",
+        "provenance_text": "Erstellt für {period} mit Stand {date} (Periodenende; dieselben "
+        "Daten ergeben dieselbe Datei) aus dem Warehouse {warehouse}: {inputs}. KPI-Fingerabdruck "
+        "{fingerprint}. Die KPI-Zeilen dieses Berichts (Team und Gesamtunternehmen) sind als "
+        "kpis.csv in dieses PDF eingebettet.",
+        "inputs_row": "{dataset} {read} Zeilen gelesen, {accepted} verwendet",
+        "company": "Gesamt",
+        "overview_title": "Service-Scorecards {period}: alle Teams",
+        "overview_kicker": "Überblick für die Serviceleitung",
+        "overview_table": "Kernkennzahlen je Team",
+        "overview_trends": "Verläufe je Team",
+        "overview_trends_caption": "Monatswerte {first} bis {last}; Punkt: letzter Monat. "
+        "Quoten und Zeiten: gleiche y-Achse für alle Teams; Ticket-Volumen: je Team eigene.",
+        "overview_subject": "Kernkennzahlen aller Teams und des Gesamtunternehmens für {period}",
+        "team": "Team",
+        "overview_legend": "Je Zelle: Wert, darunter Änderung ggü. Vormonat (Pfeil, Vorzeichen, "
+        "besser/schlechter) und Ziel. Grau: n < 30.",
+        "overview_footer": "Alle Teams · {period} · vertraulich",
+        "risk_count_change": "Vormonat {v}",
+        "risk_share_detail": "von {n} betreuten",
+        "detractor_detail": "{n} NPS-Antworten",
+    },
+    "en": {
+        "kicker": "Service scorecard",
+        "page": "Page",
+        "summary": "Summary",
+        "notes": "What the numbers mean",
+        "manual_note": "Analyst note",
+        "no_notes": "Nothing stands out by the documented rules.",
+        "risk": "Churn risk",
+        "at_risk_customers": "Customers at high risk",
+        "at_risk_share": "Share of served customers",
+        "detractor_share": "Detractor share (NPS 0–6)",
+        "top_at_risk": "The 10 customers at highest risk",
+        "customer": "Customer",
+        "score": "Risk",
+        "reasons": "Main reasons",
+        "no_high_risk": "No customers of this team in the high-risk band.",
+        "risk_not_scored": "No data: churn risk was not scored for this month.",
+        "risk_legend": "Risk: the model's estimated probability of churning within the next 90 "
+        "days; high band from {high}. Ids {ids}.",
+        "ids_pseudo": "pseudonymised (keyed hash)",
+        "ids_real": "as in the warehouse",
+        "all_kpis": "All KPIs",
+        "kpi": "KPI",
+        "value": "Value",
+        "ci": "95% interval",
+        "target": "Target",
+        "vs_target": "Value · target · last month",
+        "prev": "vs last month",
+        "significant": "Significant?",
+        "yoy": "vs last year",
+        "kpi_legend": "Bar: value with its 95% interval (light blue); vertical line: target; "
+        "diamond: last month; grey bands: clearly missed / close / met. Significant: the change "
+        "since last month is beyond random variation (p < 0.05). ⚠ n < 30: too few cases to read "
+        "the value.",
+        "charts": "Trends over 13 months",
+        "appendix": "Appendix",
+        "definitions": "Definitions",
+        "denominator": "Base",
+        "data_quality": "Data quality this month",
+        "dataset": "Dataset",
+        "rows_read": "read",
+        "accepted": "used",
+        "quarantined": "quarantined",
+        "duplicates": "duplicates",
+        "quarantine_reasons": "Quarantine by reason",
+        "reason": "Reason",
+        "rows": "Rows",
+        "no_ingest": "No data: no import is recorded for this month.",
+        "provenance": "Provenance",
+        "better_higher": "higher is better",
+        "better_lower": "lower is better",
+        "better_none": "not judged",
+        "vs_prev": "Last month",
+        "vs_yoy": "Last year",
+        "better": "better",
+        "worse": "worse",
+        "unchanged": "unchanged",
+        "no_target": "no target",
+        "target_is": "Target {v}",
+        "n_is": "n = {n}",
+        "n_low": "n = {n}: too few cases",
+        "yes": "yes",
+        "no": "no",
+        "tile_legend": "Arrow and sign give the direction of a change, the word in brackets "
+        "whether it is good. Line: last 13 months. Greyed: fewer than 30 cases.",
+        "volume_caption": "Tickets per month by channel.",
+        "times_caption": "First response time (by month created) and resolution time (by month "
+        "resolved): median and 90th percentile.",
+        "survey_caption": "CSAT and NPS with their 95% interval as a band; dashed: target.",
+        "meta": "Report for {period} · as of {date} · team {team_id}",
+        "footer": "{team} · {period} · confidential",
+        "title": "Service scorecard {team} – {period}",
+        "subject": "KPIs, context and churn risk of team {team} for {period}",
+        "provenance_text": "Made for {period} as of {date} (the end of the period; the same data "
+        "gives the same file) from the warehouse {warehouse}: {inputs}. KPI fingerprint "
+        "{fingerprint}. This report's KPI rows (team and company) are attached inside this PDF as "
+        "kpis.csv.",
+        "inputs_row": "{dataset} {read} rows read, {accepted} used",
+        "company": "Company",
+        "overview_title": "Service scorecards {period}: all teams",
+        "overview_kicker": "Overview for the head of service",
+        "overview_table": "Headline KPIs by team",
+        "overview_trends": "Trends by team",
+        "overview_trends_caption": "Monthly values {first} to {last}; dot: latest month. Rates "
+        "and times share one y-axis across teams; ticket volume has its own per team.",
+        "overview_subject": "Headline KPIs of all teams and the company for {period}",
+        "team": "Team",
+        "overview_legend": "Each cell: value, below it the change since last month (arrow, sign, "
+        "better/worse) and the target. Grey: n < 30.",
+        "overview_footer": "All teams · {period} · confidential",
+        "risk_count_change": "last month {v}",
+        "risk_share_detail": "of {n} served",
+        "detractor_detail": "{n} NPS responses",
+    },
+}
+
+DATASET_LABELS = {
+    "de": {"tickets": "Tickets", "survey_responses": "Umfrageantworten", "customers": "Kund:innen"},
+    "en": {"tickets": "Tickets", "survey_responses": "Survey responses", "customers": "Customers"},
+}
+
+
+class LocalOnlyFetcher(URLFetcher):
+    """Serves the project's template files and inline data; refuses everything else."""
+
+    def __init__(self, root: Path = TEMPLATE_DIR) -> None:
+        super().__init__(allowed_protocols={"file", "data"}, allow_redirects=False)
+        self.root = root.resolve()
+        self.blocked: list[str] = []
+
+    def fetch(self, url: str, headers: object = None) -> URLFetcherResponse:
+        scheme = url.split(":", 1)[0].lower()
+        if scheme == "data":
+            return super().fetch(url, headers)
+        if scheme == "file":
+            path = Path(url2pathname(urlparse(url).path)).resolve()
+            if path.is_relative_to(self.root) and path.is_file():
+                mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                if path.suffix == ".otf":
+                    mime = "font/otf"
+                return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": mime})
+        self.blocked.append(url)
+        raise ValueError(f"refused to fetch {url}: only files under {self.root} are allowed")
+
+
+def data_uri(svg: bytes | str) -> str:
+    raw = svg.encode("utf-8") if isinstance(svg, str) else svg
+    return "data:image/svg+xml;base64," + base64.b64encode(raw).decode("ascii")
+
+
+def _f(x: object) -> float:
+    try:
+        v = float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+    return v
+
+
+@dataclass(frozen=True)
+class Rendered:
+    pdf: bytes
+    pages: int
+
+
+def _delta(kpi: str, cur: float, ref: float, locale: str, label: str) -> dict:
+    t = T[locale]
+    if not (math.isfinite(cur) and math.isfinite(ref)):
+        return {"arrow": "", "text": fmt.NO_DATA[locale], "label": label, "judgement": ""}
+    d = cur - ref
+    shown = fmt.kpi_delta(kpi, d, locale)
+    digits = fmt.digits_for(KPI_BY_ID[kpi], d)
+    if round(d, digits) == 0:
+        return {"arrow": "►", "text": shown, "label": label, "judgement": t["unchanged"]}
+    better = KPI_BY_ID[kpi].better
+    good = (d > 0) if better == "higher" else (d < 0) if better == "lower" else None
+    judgement = "" if good is None else (t["better"] if good else t["worse"])
+    return {"arrow": "▲" if d > 0 else "▼", "text": shown, "label": label, "judgement": judgement}
+
+
+def _better_text(kpi: str, locale: str) -> str:
+    return T[locale][f"better_{KPI_BY_ID[kpi].better}"]
+
+
+def _n_text(n: float, locale: str) -> str:
+    key = "n_low" if n < LOW_SAMPLE_N else "n_is"
+    return T[locale][key].format(n=fmt.count(n, locale))
+
+
+class Renderer:
+    """Compiled templates, parsed CSS and fonts, kept for every document this process renders."""
+
+    def __init__(self, template_dir: Path = TEMPLATE_DIR) -> None:
+        self.template_dir = template_dir.resolve()
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(self.template_dir),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=False,
+        )
+        self.fetcher = LocalOnlyFetcher(self.template_dir)
+        self.font_config = FontConfiguration()
+        self.css = CSS(
+            filename=str(self.template_dir / "scorecard.css"),
+            font_config=self.font_config,
+            url_fetcher=self.fetcher,
+        )
+        self.team_template = self.env.get_template("scorecard.html.j2")
+        self.overview_template = self.env.get_template("overview.html.j2")
+        charts.configure()
+
+    # -- documents ---------------------------------------------------------------------------
+
+    def _pdf(self, html: str, created: dt.date, attachments: Sequence[Attachment] = ()) -> Rendered:
+        doc = HTML(
+            string=html, base_url=self.template_dir.as_uri() + "/", url_fetcher=self.fetcher
+        ).render(
+            font_config=self.font_config,
+            stylesheets=[self.css],
+            pdf_variant="pdf/ua-1",
+            pdf_tags=True,
+        )
+        stamp = dt.datetime(created.year, created.month, created.day, tzinfo=dt.UTC)
+        for a in attachments:
+            a.created = a.modified = stamp
+        ident = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode("ascii")
+        pdf = doc.write_pdf(
+            attachments=list(attachments),
+            pdf_identifier=ident,
+            pdf_variant="pdf/ua-1",
+            pdf_tags=True,
+        )
+        return Rendered(pdf, len(doc.pages))
+
+    def render_team(
+        self, report: TeamReport, pseudonymised: bool = False, high: float = math.nan
+    ) -> Rendered:
+        html = self.team_html(report, pseudonymised=pseudonymised, high=high)
+        csv = Attachment(
+            string=kpi_rows_csv(report),
+            name="kpis.csv",
+            description=f"KPI rows {report.team_id} and {ALL_TEAMS}, {report.month}",
+            url_fetcher=self.fetcher,
+        )
+        return self._pdf(html, report.report_date, [csv])
+
+    def render_overview(self, o: OverviewReport) -> Rendered:
+        return self._pdf(self.overview_html(o), o.report_date)
+
+    def overview_html(self, o: OverviewReport) -> str:
+        loc, t = o.locale, T[o.locale]
+        period = fmt.month_name(o.month, loc)
+        title = t["overview_title"].format(period=period)
+        doc = {
+            "title": title,
+            "heading": title,
+            "author": AUTHOR,
+            "subject": t["overview_subject"].format(period=period),
+            "keywords": "scorecard, overview, " + o.month,
+            "created": o.report_date.isoformat(),
+            "period": period,
+            "running_title": t["overview_kicker"],
+            "footer": t["overview_footer"].format(period=period),
+            "meta_line": t["meta"].format(
+                period=period, date=fmt.date(o.report_date, loc), team_id=ALL_TEAMS
+            ),
+        }
+        columns = [
+            {"label": fmt.kpi_short_label(k, loc), "better": _better_text(k, loc)}
+            for k in o.columns
+        ]
+        rows = []
+        for tid, name in [(ALL_TEAMS, t["company"]), *o.teams]:
+            cells = []
+            for k in o.columns:
+                v, prev = o.value(tid, k), o.value(tid, k, "prev_value")
+                target, n = o.value(tid, k, "target"), o.value(tid, k, "n")
+                d = _cell_delta(_delta(k, v, prev, loc, ""))
+                cells.append(
+                    {
+                        "value": fmt.kpi_value(k, v, loc),
+                        "change": d["text"],
+                        "judgement": d["judgement"],
+                        "target": t["target_is"].format(v=fmt.kpi_value(k, target, loc))
+                        if math.isfinite(target)
+                        else "",
+                        "low_sample": math.isfinite(n)
+                        and n < LOW_SAMPLE_N
+                        and KPI_BY_ID[k].kind != "count",
+                    }
+                )
+            rows.append({"name": name, "company": tid == ALL_TEAMS, "cells": cells})
+        order = [ALL_TEAMS, *(tid for tid, _ in o.teams)]
+        names = {ALL_TEAMS: t["company"], **dict(o.teams)}
+        figures = []
+        for start in range(0, len(order), OVERVIEW_TEAMS_PER_CHART):
+            chunk = order[start : start + OVERVIEW_TEAMS_PER_CHART]
+            series = {
+                tid: {
+                    k: np.array([o.value(tid, k, month=m) for m in o.months], dtype=float)
+                    for k in o.trend_kpis
+                }
+                for tid in chunk
+            }
+            chart = charts.small_multiples(series, o.trend_kpis, names, o.months, loc)
+            figures.append(
+                {
+                    "src": data_uri(chart.svg),
+                    "alt": chart.alt,
+                    "caption": t["overview_trends_caption"].format(
+                        first=fmt.month_name(o.months[0], loc), last=period
+                    ),
+                }
+            )
+        return self.overview_template.render(
+            locale=loc, t=t, doc=doc, columns=columns, rows=rows, charts=figures, notes=o.notes
+        )
+
+    # -- view model: team --------------------------------------------------------------------
+
+    def team_html(self, r: TeamReport, pseudonymised: bool = False, high: float = math.nan) -> str:
+        loc = r.locale
+        t = T[loc]
+        period = fmt.month_name(r.month, loc)
+        date = fmt.date(r.report_date, loc)
+        cur = r.current()
+        doc = {
+            "title": t["title"].format(team=r.team_name, period=period),
+            "author": AUTHOR,
+            "subject": t["subject"].format(team=r.team_name, period=period),
+            "keywords": "scorecard, KPI, " + r.team_id + ", " + r.month,
+            "created": r.report_date.isoformat(),
+            "period": period,
+            "running_title": f"{t['kicker']} · {r.team_name}",
+            "footer": t["footer"].format(team=r.team_name, period=period),
+            "meta_line": t["meta"].format(period=period, date=date, team_id=r.team_id),
+        }
+        return self.team_template.render(
+            locale=loc,
+            t=t,
+            doc=doc,
+            team_name=r.team_name,
+            tiles=[self._tile(r, k) for k in r.headline if k in cur.index],
+            notes=r.notes,
+            risk=self._risk(r, pseudonymised, high),
+            kpi_rows=self._kpi_rows(r),
+            charts=self._charts(r),
+            definitions=[
+                {
+                    "label": fmt.kpi_label(k, loc),
+                    "definition": getattr(KPI_BY_ID[k], f"definition_{loc}"),
+                    "denominator": getattr(KPI_BY_ID[k], f"denominator_{loc}"),
+                }
+                for k in self._kpis_shown(r)
+            ],
+            quality=self._quality(r),
+            provenance=self._provenance(r),
+        )
+
+    def _kpis_shown(self, r: TeamReport) -> list[str]:
+        have = set(r.current().index)
+        return [k.id for k in KPIS if k.id in have]
+
+    def _tile(self, r: TeamReport, kpi: str) -> dict:
+        loc, t = r.locale, T[r.locale]
+        row = r.current().loc[kpi]
+        value, target, n = _f(row.value), _f(row.target), _f(row.n)
+        hist = r.series(kpi).value.to_numpy(dtype=float)
+        return {
+            "label": fmt.kpi_label(kpi, loc),
+            "value": fmt.kpi_value(kpi, value, loc),
+            "target": t["target_is"].format(v=fmt.kpi_value(kpi, target, loc))
+            if math.isfinite(target)
+            else t["no_target"],
+            "prev": _delta(kpi, value, _f(row.prev_value), loc, t["vs_prev"]),
+            "yoy": _delta(kpi, value, _f(row.yoy_value), loc, t["vs_yoy"]),
+            "n": _n_text(n, loc),
+            "low_sample": bool(n < LOW_SAMPLE_N),
+            "spark": data_uri(charts.sparkline_svg(hist)),
+            "spark_alt": self._series_alt(r, kpi, hist),
+            "better": _better_text(kpi, loc),
+        }
+
+    def _series_alt(self, r: TeamReport, kpi: str, values: np.ndarray) -> str:
+        loc = r.locale
+        parts = [
+            f"{fmt.month_name(m, loc, short=True)} {fmt.kpi_value(kpi, v, loc)}"
+            for m, v in zip(r.months, values, strict=True)
+            if math.isfinite(v)
+        ]
+        head = f"{fmt.kpi_label(kpi, loc)}, 13 " + ("Monate" if loc == "de" else "months")
+        return head + ": " + ("; ".join(parts) if parts else fmt.NO_DATA[loc])
+
+    def _kpi_rows(self, r: TeamReport) -> list[dict]:
+        loc, t = r.locale, T[r.locale]
+        cur = r.current()
+        rows = []
+        for kpi in self._kpis_shown(r):
+            row = cur.loc[kpi]
+            value, target, prev = _f(row.value), _f(row.target), _f(row.prev_value)
+            lo, hi, n = _f(row.ci_low), _f(row.ci_high), _f(row.n)
+            sig = row.change_significant
+            low = bool(n < LOW_SAMPLE_N)
+            pd_ = _delta(kpi, value, prev, loc, "")
+            yd = _delta(kpi, value, _f(row.yoy_value), loc, "")
+            alt = (
+                f"{fmt.kpi_label(kpi, loc)}: {fmt.kpi_value(kpi, value, loc)}"
+                + (f", {t['ci']} {fmt.interval(kpi, lo, hi, loc)}" if math.isfinite(lo) else "")
+                + (
+                    f", {t['target']} {fmt.kpi_value(kpi, target, loc)}"
+                    if math.isfinite(target)
+                    else ""
+                )
+                + (
+                    f", {t['vs_prev']} {fmt.kpi_value(kpi, prev, loc)}"
+                    if math.isfinite(prev)
+                    else ""
+                )
+            )
+            rows.append(
+                {
+                    "label": fmt.kpi_label(kpi, loc),
+                    "better": _better_text(kpi, loc),
+                    "value": fmt.kpi_value(kpi, value, loc),
+                    "ci": fmt.interval(kpi, lo, hi, loc) or "–",
+                    "target": fmt.kpi_value(kpi, target, loc) if math.isfinite(target) else "–",
+                    "bullet": data_uri(
+                        charts.bullet_svg(kpi, value, target, prev, lo, hi, faded=low)
+                    ),
+                    "bullet_alt": alt,
+                    "prev_change": _cell_delta(pd_),
+                    "significant": "–"
+                    if sig is None or pd.isna(sig)
+                    else (t["yes"] if bool(sig) else t["no"]),
+                    "yoy_change": _cell_delta(yd),
+                    "n": fmt.count(n, loc),
+                    "low_sample": low,
+                }
+            )
+        return rows
+
+    def _charts(self, r: TeamReport) -> list[dict]:
+        loc, t = r.locale, T[r.locale]
+        out = []
+        vol = charts.volume_chart(channel_matrix(r.channels, r.months), r.months, loc)
+        times = charts.times_chart(r.times, r.months, loc)
+        survey = charts.survey_chart(r.series("csat"), r.series("nps"), r.months, loc)
+        for chart, cap in (
+            (vol, "volume_caption"),
+            (times, "times_caption"),
+            (survey, "survey_caption"),
+        ):
+            out.append({"src": data_uri(chart.svg), "alt": chart.alt, "caption": t[cap]})
+        return out
+
+    def _risk(self, r: TeamReport, pseudonymised: bool, high: float) -> dict:
+        loc, t = r.locale, T[r.locale]
+        cur = r.current()
+
+        def kpi_or_none(k: str) -> pd.Series | None:
+            return cur.loc[k] if k in cur.index else None
+
+        count, share, det = (
+            kpi_or_none(k) for k in ("at_risk_customers", "at_risk_share", "detractor_share")
+        )
+        scored = r.risk_scored and count is not None and math.isfinite(_f(count.value))
+        out: dict = {"scored": scored, "rows": []}
+        if not scored:
+            return out
+        out["count"] = fmt.kpi_value("at_risk_customers", _f(count.value), loc)
+        out["count_change"] = t["risk_count_change"].format(
+            v=fmt.kpi_value("at_risk_customers", _f(count.prev_value), loc)
+        )
+        out["share"] = (
+            fmt.kpi_value("at_risk_share", _f(share.value), loc)
+            if share is not None
+            else fmt.NO_DATA[loc]
+        )
+        out["share_detail"] = (
+            t["risk_share_detail"].format(n=fmt.count(_f(share.n), loc))
+            if share is not None
+            else ""
+        )
+        out["detractors"] = (
+            fmt.kpi_value("detractor_share", _f(det.value), loc)
+            if det is not None
+            else fmt.NO_DATA[loc]
+        )
+        out["detractor_detail"] = (
+            t["detractor_detail"].format(n=fmt.count(_f(det.n), loc)) if det is not None else ""
+        )
+        reasons_col = f"reasons_{loc}"
+        if r.at_risk is not None:
+            for row in r.at_risk.itertuples():
+                out["rows"].append(
+                    {
+                        "id": row.display_id,
+                        "score": fmt.number(100 * row.score, loc, 0) + fmt._UNIT_SUFFIX["%"][loc],
+                        "reasons": getattr(row, reasons_col) or "–",
+                    }
+                )
+        out["legend"] = t["risk_legend"].format(
+            high=fmt.number(100 * high, loc, 0) + fmt._UNIT_SUFFIX["%"][loc]
+            if math.isfinite(high)
+            else "–",
+            ids=t["ids_pseudo"] if pseudonymised else t["ids_real"],
+        )
+        return out
+
+    def _quality(self, r: TeamReport) -> dict:
+        loc = r.locale
+        labels = DATASET_LABELS[loc]
+        rows = [
+            {
+                "dataset": labels.get(x.dataset, x.dataset),
+                "read": fmt.count(x.rows_read, loc),
+                "accepted": fmt.count(x.accepted, loc),
+                "quarantined": fmt.count(x.quarantined, loc),
+                "duplicates": fmt.count(x.duplicates_dropped, loc),
+            }
+            for x in r.ingest.itertuples()
+        ]
+        reasons = [
+            {
+                "dataset": labels.get(x.dataset, x.dataset),
+                "reason": x.reason,
+                "rows": fmt.count(x.rows, loc),
+            }
+            for x in r.reasons.itertuples()
+        ]
+        return {"rows": rows, "reasons": reasons}
+
+    def _provenance(self, r: TeamReport) -> str:
+        loc, t = r.locale, T[r.locale]
+        inputs = (
+            "; ".join(
+                t["inputs_row"].format(
+                    dataset=DATASET_LABELS[loc].get(x.dataset, x.dataset),
+                    read=fmt.count(x.rows_read, loc),
+                    accepted=fmt.count(x.accepted, loc),
+                )
+                for x in r.ingest.itertuples()
+            )
+            or fmt.NO_DATA[loc]
+        )
+        return t["provenance_text"].format(
+            period=fmt.month_name(r.month, loc),
+            date=fmt.date(r.report_date, loc),
+            warehouse="warehouse.duckdb",
+            inputs=inputs,
+            fingerprint=r.fingerprint(),
+        )
+
+
+def _cell_delta(d: dict) -> dict:
+    if not d["arrow"]:
+        return {"text": "–", "judgement": ""}
+    return {"text": f"{d['arrow']}\u202f{d['text']}", "judgement": d["judgement"]}
+
+
+def first_page_png(pdf: bytes, scale: float = 0.9) -> bytes:
+    """The first page as PNG, for the preview in the Dagster UI."""
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        image = doc[0].render(scale=scale).to_pil()
+        buf = io.BytesIO()
+        image.save(buf, format="PNG", optimize=True)
+        return buf.getvalue()
+    finally:
+        doc.close()
