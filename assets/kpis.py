@@ -39,6 +39,11 @@ def build_kpi_assets(
                 partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-12),
             ),
             dg.AssetDep("customers"),
+            # at_risk_* of P, P−1 and P−12 come from the churn-risk scores.
+            dg.AssetDep(
+                "customer_churn_risk",
+                partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-12),
+            ),
         ],
         description="Monthly KPIs per team and for ALL, with n, 95% interval, previous month, "
         "same month last year, target and significance; written to the warehouse and to "

@@ -19,7 +19,7 @@ from scorecards.landing import list_landing_files
 from scorecards.publish import scorecard_dir
 from scorecards.settings import Settings, load_settings
 
-PARTITIONED = ["tickets", "survey_responses", "team_kpis"]
+PARTITIONED = ["tickets", "survey_responses", "customer_churn_risk", "team_kpis"]
 
 
 def partition_keys(defs: dg.Definitions) -> list[str]:
@@ -82,6 +82,7 @@ def _print_outputs(settings: Settings, last: str) -> None:
     print(
         f"  KPI table      {settings.out_dir / last / 'team_kpis.csv'}  (one per month in {settings.out_dir})"
     )
+    print(f"  churn risk     {settings.out_dir / last / 'churn_risk.csv'}  (docs/churn-risk.md)")
     print(f"  quarantine     {settings.quarantine_dir}")
     print(f"  scorecards     {scorecard_dir(settings, last)}  (one PDF per team and overview.pdf)")
     print("  Dagster UI     make ui  (http://127.0.0.1:3000)")

@@ -6,6 +6,7 @@ import warnings
 
 import dagster as dg
 
+from assets.churn import build_churn_assets
 from assets.ingest import build_ingest_assets
 from assets.kpis import build_kpi_assets
 from assets.scorecards import build_scorecard_assets
@@ -21,9 +22,11 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_p
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or load_settings()
     partitions = monthly_partitions(settings)
+    first = first_month(settings)
     assets = [
         *build_ingest_assets(partitions),
-        *build_kpi_assets(partitions, first_month(settings)),
+        *build_churn_assets(partitions, first, settings.teams_file.churn),
+        *build_kpi_assets(partitions, first),
     ]
     names = {key.to_user_string() for a in assets for key in a.keys}
     upstream = [n for n in ("team_kpis", "customer_churn_risk") if n in names]

@@ -300,14 +300,15 @@ def _dirty(
         elif kind == "duplicate_conflicting":
             for col, alt in (("contacts", None), ("score", None), ("segment", None)):
                 if col in new and new[col] is not None:
-                    alt = (
-                        str(int(new[col]) + 1)
-                        if col != "segment"
-                        else SEGMENTS[(SEGMENTS.index(new[col]) + 1) % 3]
-                    )
-                    new[col] = "1" if col == "score" and new[col] == "1" else alt
-                    if col == "score" and row[col] == "1":
-                        new[col] = "2"
+                    if col == "segment":
+                        new[col] = SEGMENTS[(SEGMENTS.index(new[col]) + 1) % 3]
+                    elif col == "score":
+                        # Step down where possible: a step up from the top of the scale would be
+                        # out of range and be quarantined as that instead of as a conflict.
+                        v = int(new[col])
+                        new[col] = str(v - 1 if v >= 2 else v + 1)
+                    else:
+                        new[col] = str(int(new[col]) + 1)
                     break
             reps = [row, new]
         else:  # exact duplicates: right after the original, or a row carried from another file
@@ -486,7 +487,7 @@ def _generate(
         # Churn this month, more likely after bad experiences in the last 90 days; then sign-ups.
         active = (since < t_a) & (churn >= t_a)
         idx = np.flatnonzero(active)
-        risk = np.array([1.25, 0.8, 0.45])[seg[idx]] * (1 + np.minimum(bad3[idx].sum(1), 4))
+        risk = np.array([1.25, 0.8, 0.45])[seg[idx]] * np.exp(0.4 * np.minimum(bad3[idx].sum(1), 8))
         h = 0.014 * risk / risk.mean()
         leave = idx[rng.random(len(idx)) < h]
         churn[leave] = t_a + (rng.random(len(leave)) * (t_b - t_a)).astype(np.int64)
@@ -585,8 +586,15 @@ def _generate(
             rs_at[rs_at >= snapshot] = NEVER
             agent = agent_off[team] + (agents_n[team] * rng.random(n) ** 1.4).astype(int)
             no_agent = (ch == 5) | (fr_at == NEVER)
+            slow = np.zeros(n, bool)
+            for j in range(T):
+                on = team == j
+                if on.any():
+                    slow[on] = frt[on] > np.quantile(frt[on], 0.9)
             bad_now += np.bincount(
-                cust, weights=escalated + reopened + (contacts >= 3), minlength=len(since)
+                cust,
+                weights=escalated + reopened + (contacts >= 3) + slow + abandoned,
+                minlength=len(since),
             )
 
             # Surveys: ~rate of resolved tickets, unhappy customers answer a bit more often.
@@ -626,8 +634,8 @@ def _generate(
             has_c = rng.random(m) < 0.18
             bad_sv = np.where(
                 stype == 1,
-                2 * (score <= 6),
-                (stype == 0) * (score <= 2) + (stype == 2) * (score <= 2),
+                3 * (score <= 6),
+                (stype == 0) * 2 * (score <= 2) + (stype == 2) * (score <= 3),
             )
             bad_now += np.bincount(cust[sv], weights=bad_sv, minlength=len(since))
             no_team = rng.random(m) < 0.1

@@ -204,6 +204,48 @@ KPIS: tuple[Kpi, ...] = (
         "customers active at the start of the month (for a team: served by it)",
         "zu Monatsbeginn aktive Kundinnen und Kunden (für ein Team: von ihm betreut)",
     ),
+    Kpi(
+        "at_risk_customers",
+        "Kunden mit hohem Abwanderungsrisiko",
+        "Customers at high churn risk",
+        "count",
+        "lower",
+        "count",
+        "Customers active at the end of the month whose churn-risk score is in band high "
+        "(docs/churn-risk.md); for a team, those whose primary team it is (most of their "
+        "tickets in the scoring window, 90 days by default). Empty when the month could not be scored.",
+        "Am Monatsende aktive Kundinnen und Kunden, deren Abwanderungsrisiko im Band hoch liegt "
+        "(docs/churn-risk.md); für ein Team jene, deren Hauptteam es ist (die meisten ihrer "
+        "Tickets im Bewertungsfenster, standardmäßig 90 Tage). Leer, wenn der Monat nicht bewertet werden konnte.",
+        "customers scored in the month (for a team: those whose primary team it is)",
+        "im Monat bewertete Kundinnen und Kunden (für ein Team: jene mit ihm als Hauptteam)",
+    ),
+    Kpi(
+        "at_risk_share",
+        "Anteil mit hohem Abwanderungsrisiko",
+        "Share at high churn risk",
+        "%",
+        "lower",
+        "share",
+        "Share of the customers scored at the end of the month whose churn-risk score is in "
+        "band high; for a team, of the customers whose primary team it is.",
+        "Anteil der am Monatsende bewerteten Kundinnen und Kunden, deren Abwanderungsrisiko im "
+        "Band hoch liegt; für ein Team unter jenen, deren Hauptteam es ist.",
+        "customers scored in the month (for a team: those whose primary team it is)",
+        "im Monat bewertete Kundinnen und Kunden (für ein Team: jene mit ihm als Hauptteam)",
+    ),
+    Kpi(
+        "detractor_share",
+        "Kritiker-Anteil (NPS 0–6)",
+        "Detractor share (NPS 0–6)",
+        "%",
+        "lower",
+        "share",
+        "Share of NPS responses in the month scoring 0–6.",
+        "Anteil der NPS-Antworten im Monat mit 0–6.",
+        "NPS responses submitted in the month",
+        "im Monat abgegebene NPS-Antworten",
+    ),
 )
 
 KPI_BY_ID: dict[str, Kpi] = {k.id: k for k in KPIS}

@@ -47,8 +47,12 @@ _COUNT_COLUMNS = frozenset(
         "detractors",
         "active",
         "churned",
+        "scored",
+        "high",
     ]
 )
+# Written by the churn-risk step (scorecards/churn.py); read here for the at-risk KPIs.
+CHURN_RISK_TABLE = "customer_churn_risk"
 
 
 class MissingMonthsError(RuntimeError):
@@ -142,6 +146,28 @@ def _churn(
     ).df()
 
 
+def _at_risk(con: duckdb.DuckDBPyConnection, month: str) -> pd.DataFrame | None:
+    """Scored customers and those in band high per primary team; None when the month has no
+    churn-risk scores (not materialized, or too little history to fit a model)."""
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t", {"t": CHURN_RISK_TABLE}
+    ).fetchone()[0]
+    if not exists:
+        return None
+    df = con.execute(
+        f"""
+        SELECT {_team_col()}, count(*) AS scored, count(*) FILTER (band = 'high') AS high
+        FROM {CHURN_RISK_TABLE} WHERE period = $m
+        GROUP BY GROUPING SETS ((team), ())
+        """,
+        {"m": month},
+    ).df()
+    df = df[df.team.notna()].set_index("team")
+    if ALL_TEAMS not in df.index or df.at[ALL_TEAMS, "scored"] == 0:
+        return None
+    return df
+
+
 def _frt_samples(
     con: duckdb.DuckDBPyConnection, start: object, end: object
 ) -> dict[str, np.ndarray]:
@@ -196,6 +222,7 @@ def period_stats(
     resolved = _resolved(con, start, end).set_index("team")
     surveys = _surveys(con, start, end).set_index(["team", "survey_type"])
     churn = _churn(con, start, end, served_from).set_index("team")
+    at_risk = _at_risk(con, month)
     frt = _frt_samples(con, start, end)
 
     def get(df: pd.DataFrame, key: object, col: str) -> float:
@@ -264,6 +291,16 @@ def period_stats(
         rows.append(
             _share_row(team, "churn_rate", get(churn, team, "churned"), get(churn, team, "active"))
         )
+        if at_risk is None:
+            rows.append(_row(team, "at_risk_customers", math.nan, 0.0))
+            rows.append(_row(team, "at_risk_share", math.nan, 0.0, k=math.nan))
+        else:
+            high, scored = get(at_risk, team, "high"), get(at_risk, team, "scored")
+            rows.append(_row(team, "at_risk_customers", high, scored))
+            rows.append(_share_row(team, "at_risk_share", high, scored))
+        rows.append(
+            _share_row(team, "detractor_share", get(surveys, (team, "nps"), "detractors"), n_nps)
+        )
     df = pd.DataFrame(rows).set_index(["team", "kpi"])
     return PeriodStats(month, df, frt)
 
@@ -331,7 +368,7 @@ def compute_team_kpis(
             yoy_value = float(yoy.rows.at[(team, kpi.id), "value"]) if yoy else math.nan
             p = (
                 _p_change(kpi.id, team, cur, prev)
-                if prev and math.isfinite(prev_value)
+                if prev and math.isfinite(prev_value) and math.isfinite(row.value)
                 else math.nan
             )
             target = settings.target(team, kpi.id)

@@ -78,11 +78,18 @@ def test_definitions_load_with_partitions_from_first_month(env: Env) -> None:
     _fill(env)
     defs = build_definitions(env.settings())
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
-    assert keys == {"tickets", "survey_responses", "customers", "team_kpis"}
+    # Later layers (e.g. the PDF scorecards) add assets on top of these.
+    assert {
+        "tickets",
+        "survey_responses",
+        "customers",
+        "customer_churn_risk",
+        "team_kpis",
+    } <= keys
     partitions = defs.resolve_assets_def("team_kpis").partitions_def
     first = partitions.get_partition_keys()[0]
     assert first == "2026-03"
-    assert len(defs.resolve_all_asset_specs()) == 4
+    assert len(defs.resolve_all_asset_specs()) == len(keys)
 
 
 def test_two_months_then_rerun_is_byte_identical(tmp_path: Path) -> None:
