@@ -31,6 +31,7 @@ ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
 bench: $(STAMP)
 	$(BIN)/python -m scorecards.bench
+	$(BIN)/python -m scorecards.bench_render
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -218,7 +218,10 @@ def volume_chart(matrix: pd.DataFrame, months: Sequence[str], locale: str) -> Ch
     ax.yaxis.set_major_formatter(_num_formatter(locale))
     ax.yaxis.set_major_locator(MaxNLocator(4))
     ax.set_title(t["volume_title"])
-    ax.legend(ncols=6, loc="upper left", bbox_to_anchor=(0, -0.12), handlelength=1, columnspacing=1)
+    if bottom.any():
+        ax.legend(
+            ncols=6, loc="upper left", bbox_to_anchor=(0, -0.12), handlelength=1, columnspacing=1
+        )
     fig.subplots_adjust(left=0.07, right=0.99, top=0.88, bottom=0.26)
     totals = matrix.sum(axis=1).to_numpy(dtype=float)
     alt = t["volume_alt"].format(
@@ -238,6 +241,23 @@ def volume_chart(matrix: pd.DataFrame, months: Sequence[str], locale: str) -> Ch
     return Chart(_save(fig), alt)
 
 
+def _label_last(ax: plt.Axes, values: np.ndarray, colour: str, locale: str, digits: int) -> None:
+    """Print the latest value next to its point: the number a reader looks for first."""
+    ok = np.flatnonzero(np.isfinite(values))
+    if len(ok):
+        k = int(ok[-1])
+        ax.annotate(
+            fmt.number(values[k], locale, digits),
+            (k, values[k]),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=6.3,
+            color=colour,
+            fontweight="semibold",
+        )
+
+
 def _line_pair(
     ax: plt.Axes, months: Sequence[str], med: np.ndarray, p90: np.ndarray, locale: str, digits: int
 ) -> None:
@@ -245,7 +265,10 @@ def _line_pair(
     t = _T[locale]
     ax.plot(x, p90, color=OKABE_ITO["orange"], lw=1.3, ls=(0, (4, 1.5)), label=t["p90"])
     ax.plot(x, med, color=OKABE_ITO["blue"], lw=1.7, label=t["median"])
+    _label_last(ax, p90, OKABE_ITO["orange"], locale, 0)
+    _label_last(ax, med, OKABE_ITO["blue"], locale, 0 if np.nanmax(np.append(med, 0)) >= 10 else 1)
     _x_axis(ax, months, locale)
+    ax.set_xlim(-0.6, len(months) + 0.6)
     finite = np.concatenate([med[np.isfinite(med)], p90[np.isfinite(p90)]])
     if len(finite) and finite.min() > 0 and finite.max() / finite.min() > 12:
         # The 90th percentile can be a hundred times the median; on a linear axis the median
@@ -308,10 +331,12 @@ def survey_chart(
         lo, hi = df.ci_low.to_numpy(float), df.ci_high.to_numpy(float)
         ax.fill_between(x, lo, hi, color=colour, alpha=0.18, linewidth=0, label=t["ci"])
         ax.plot(x, v, color=colour, lw=1.6, label=key.upper())
+        _label_last(ax, v, colour, locale, 1)
         target = df.target.dropna()
         if len(target):
             ax.axhline(float(target.iloc[-1]), color=INK, lw=0.8, ls=(0, (3, 2)))
         _x_axis(ax, months, locale)
+        ax.set_xlim(-0.6, len(months) + 0.6)
         ax.yaxis.set_major_formatter(_num_formatter(locale))
         ax.yaxis.set_major_locator(MaxNLocator(4))
         ax.set_title(t[key])

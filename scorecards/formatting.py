@@ -107,7 +107,9 @@ def interval(kpi_id: str, lo: float | None, hi: float | None, locale: str) -> st
     kpi = KPI_BY_ID[kpi_id]
     assert lo is not None and hi is not None
     d = digits_for(kpi, max(abs(lo), abs(hi)))
-    return f"{number(lo, locale, d)}–{number(hi, locale, d)}{_UNIT_SUFFIX[kpi.unit][locale]}"
+    # "−44,3–−16,2" misreads; spaced dashes keep negative bounds apart.
+    dash = f"{NBSP}–{NBSP}" if lo < 0 or hi < 0 else "–"
+    return f"{number(lo, locale, d)}{dash}{number(hi, locale, d)}{_UNIT_SUFFIX[kpi.unit][locale]}"
 
 
 def count(n: float | int | None, locale: str) -> str:

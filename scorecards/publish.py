@@ -9,6 +9,7 @@ they are given; with one worker (or one team) everything runs in this process.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import math
 import multiprocessing as mp
@@ -59,6 +60,14 @@ def _risk_options(settings: Settings) -> tuple[bool, float]:
 # -- worker side ----------------------------------------------------------------------------------
 
 _renderer = None
+
+
+@atexit.register
+def _drop_renderer() -> None:
+    # WeasyPrint's FontConfiguration cleans up in __del__; at interpreter exit that would run
+    # after the modules it needs are gone and print a TypeError.
+    global _renderer
+    _renderer = None
 
 
 def _get_renderer():  # noqa: ANN202 - scorecards.render.Renderer, imported lazily in workers

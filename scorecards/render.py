@@ -53,7 +53,8 @@ T: dict[str, dict[str, str]] = {
         "at_risk_customers": "Kund:innen mit hohem Risiko",
         "at_risk_share": "Anteil an den betreuten Kund:innen",
         "detractor_share": "Kritiker-Anteil (NPS 0–6)",
-        "top_at_risk": "Die 10 Kund:innen mit dem höchsten Risiko",
+        "top_at_risk": "Die 10 Kund:innen mit dem höchsten Abwanderungsrisiko",
+        "risk_see_list": "Die Kund:innen mit dem höchsten Risiko und ihre Gründe stehen auf Seite 2.",
         "customer": "Kunde",
         "score": "Risiko",
         "reasons": "Wichtigste Gründe",
@@ -70,7 +71,7 @@ T: dict[str, dict[str, str]] = {
         "target": "Ziel",
         "vs_target": "Wert · Ziel · Vormonat",
         "prev": "ggü. Vormonat",
-        "significant": "Signifikant?",
+        "significant": "Signif.?",
         "yoy": "ggü. Vorjahr",
         "kpi_legend": "Balken: Wert mit 95-%-Intervall (hellblau); senkrechter Strich: Ziel; "
         "Raute: Vormonat; Graustufen: deutlich verfehlt / knapp / erreicht. Signifikant: "
@@ -147,7 +148,8 @@ T: dict[str, dict[str, str]] = {
         "at_risk_customers": "Customers at high risk",
         "at_risk_share": "Share of served customers",
         "detractor_share": "Detractor share (NPS 0–6)",
-        "top_at_risk": "The 10 customers at highest risk",
+        "top_at_risk": "The 10 customers at highest risk of churning",
+        "risk_see_list": "The customers at highest risk and their reasons are listed on page 2.",
         "customer": "Customer",
         "score": "Risk",
         "reasons": "Main reasons",
@@ -164,7 +166,7 @@ T: dict[str, dict[str, str]] = {
         "target": "Target",
         "vs_target": "Value · target · last month",
         "prev": "vs last month",
-        "significant": "Significant?",
+        "significant": "Signif.?",
         "yoy": "vs last year",
         "kpi_legend": "Bar: value with its 95% interval (light blue); vertical line: target; "
         "diamond: last month; grey bands: clearly missed / close / met. Significant: the change "
@@ -604,7 +606,13 @@ class Renderer:
             else fmt.NO_DATA[loc]
         )
         out["detractor_detail"] = (
-            t["detractor_detail"].format(n=fmt.count(_f(det.n), loc)) if det is not None else ""
+            (
+                _n_text(_f(det.n), loc)
+                if _f(det.n) < LOW_SAMPLE_N
+                else t["detractor_detail"].format(n=fmt.count(_f(det.n), loc))
+            )
+            if det is not None
+            else ""
         )
         reasons_col = f"reasons_{loc}"
         if r.at_risk is not None:

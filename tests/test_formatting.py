@@ -59,3 +59,4 @@ def test_months_and_dates() -> None:
 def test_interval() -> None:
     assert fmt.interval("csat", 78.12, 84.0, "de") == f"78,1–84,0{NB}%"
     assert fmt.interval("ces", 4.881, 5.35, "en") == "4.88–5.35"
+    assert fmt.interval("nps", -44.3, -16.2, "de") == f"\u221244,3{NB}–{NB}\u221216,2"

@@ -78,6 +78,8 @@ def _teams(remote: str) -> dict:
                 "locale": "en",
                 "headline_kpis": ["first_response_time", "csat", "nps"],
             },
+            # Configured, but no ticket or survey ever: every section says "no data".
+            {"id": "gamma", "name": "Team Gamma", "locale": "en"},
         ],
     }
 
@@ -174,7 +176,7 @@ def _value(env: Env, team: str, kpi: str, col: str = "value") -> float:
 
 def test_files_pages_and_size(env: Env, published: publish.PublishResult) -> None:
     names = sorted(f.name for f in published.files)
-    assert names == ["alpha", "beta", "overview"]
+    assert names == ["alpha", "beta", "gamma", "overview"]
     for f in published.files:
         assert f.path.exists() and f.path.stat().st_size == f.size
         pages = len(PdfReader(str(f.path)).pages)
@@ -206,6 +208,13 @@ def test_small_sample_and_missing_surveys(env: Env, published: publish.PublishRe
     # Beta has no survey at all: CSAT and NPS say so instead of printing nan or 0.
     assert "no data" in en
     assert not re.search(r"\bnan\b", en, re.IGNORECASE)
+
+
+def test_team_without_any_data_renders_no_data(env: Env, published: publish.PublishResult) -> None:
+    text = _text(_pdf(env, "gamma"))
+    assert "Team Gamma" in text
+    assert text.count("no data") >= 5
+    assert not re.search(r"\bnan\b", text, re.IGNORECASE)
 
 
 def test_attached_csv_round_trips(env: Env, published: publish.PublishResult) -> None:
@@ -332,7 +341,7 @@ def test_one_failing_team_does_not_stop_the_others(
     result = publish.build_scorecards(env.settings(), MONTH, workers=1)
     assert set(result.failures) == {"alpha"}
     assert "disk full" in result.failures["alpha"]
-    assert sorted(f.name for f in result.files) == ["beta", "overview"]
+    assert sorted(f.name for f in result.files) == ["beta", "gamma", "overview"]
 
 
 def test_overview_has_every_team_and_the_company(
