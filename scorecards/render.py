@@ -464,14 +464,16 @@ class Renderer:
             risk=self._risk(r, pseudonymised, high),
             kpi_rows=self._kpi_rows(r),
             charts=self._charts(r),
-            definitions=[
-                {
-                    "label": fmt.kpi_label(k, loc),
-                    "definition": getattr(KPI_BY_ID[k], f"definition_{loc}"),
-                    "denominator": getattr(KPI_BY_ID[k], f"denominator_{loc}"),
-                }
-                for k in self._kpis_shown(r)
-            ],
+            definitions=_halves(
+                [
+                    {
+                        "label": fmt.kpi_label(k, loc),
+                        "definition": getattr(KPI_BY_ID[k], f"definition_{loc}"),
+                        "denominator": getattr(KPI_BY_ID[k], f"denominator_{loc}"),
+                    }
+                    for k in self._kpis_shown(r)
+                ]
+            ),
             quality=self._quality(r),
             provenance=self._provenance(r),
         )
@@ -675,6 +677,18 @@ class Renderer:
             inputs=inputs,
             fingerprint=r.fingerprint(),
         )
+
+
+def _halves(items: list[dict]) -> list[list[dict]]:
+    """Split the definitions into two columns of about equal text length."""
+    # In lines: the term, then the text at about 62 characters a line in a half-page column.
+    sizes = [2 + (len(i["definition"]) + len(i["denominator"]) + 8) // 62 for i in items]
+    total, run = sum(sizes), 0
+    for k, size in enumerate(sizes):
+        run += size
+        if run >= total / 2:
+            return [items[: k + 1], items[k + 1 :]]
+    return [items, []]
 
 
 def _cell_delta(d: dict) -> dict:

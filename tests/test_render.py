@@ -7,6 +7,7 @@ text and fetch nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import io
 import re
@@ -20,8 +21,8 @@ import pytest
 import yaml
 from pypdf import PdfReader
 
+from scorecards import churn, publish, warehouse
 from scorecards import formatting as fmt
-from scorecards import publish
 from scorecards.ingest import ingest_customers, ingest_events
 from scorecards.kpis import build_team_kpis
 from scorecards.render import LocalOnlyFetcher, Renderer
@@ -145,8 +146,32 @@ def env(tmp_path_factory: pytest.TempPathFactory, http_server: str) -> Env:
     settings = env.settings()
     ingest_events(settings, ["2026-03", "2026-04"])
     ingest_customers(settings)
+    _score_everyone_high(settings)
     build_team_kpis(settings, ["2026-03", "2026-04"], "2026-03")
     return env
+
+
+def _score_everyone_high(settings) -> None:  # noqa: ANN001
+    """Risk rows for every customer of both teams, all in the high band: each team's list must
+    still show only its own customers. (Two months of data are too few to fit the real model;
+    its scoring is tested in test_churn.py. This tests what the scorecard does with scores.)"""
+    rows = [
+        {
+            "period": MONTH,
+            "customer_id": f"{prefix}C{i}",
+            "team": team,
+            "score": 0.9 - i / 100,
+            "band": "high",
+            "reasons_de": f"{i + 1} Eskalationen",
+            "reasons_en": f"{i + 1} escalations",
+        }
+        for prefix, team in (("A", "alpha"), ("B", "beta"))
+        for i in range(9)
+    ]
+    with warehouse.connect(settings.warehouse_path) as con:
+        churn.ensure_schema(con)
+        con.register("_risk", pd.DataFrame(rows))
+        con.execute("INSERT INTO customer_churn_risk BY NAME SELECT * FROM _risk")
 
 
 @pytest.fixture(scope="module")
@@ -272,6 +297,17 @@ def test_pdf_metadata_tags_and_bookmarks(env: Env, published: publish.PublishRes
     assert PdfReader(str(_pdf(env, "alpha"))).trailer["/Root"]["/Lang"] == "de"
 
 
+def test_at_risk_list_shows_own_customers_with_reasons(
+    env: Env, published: publish.PublishResult
+) -> None:
+    alpha, beta = _text(_pdf(env, "alpha")), _text(_pdf(env, "beta"))
+    assert "Die 10 Kund:innen mit dem höchsten Abwanderungsrisiko" in alpha
+    for i in range(9):
+        assert f"AC{i}" in alpha and f"BC{i}" in beta
+    assert "1 Eskalationen" in alpha and "1 escalations" in beta
+    assert fmt.kpi_value("at_risk_customers", 9, "de") in alpha
+
+
 def test_only_own_team_and_company(env: Env, published: publish.PublishResult) -> None:
     alpha, beta = _text(_pdf(env, "alpha")), _text(_pdf(env, "beta"))
     assert "Team Beta" not in alpha and "beta" not in alpha.lower()
@@ -363,3 +399,26 @@ def test_report_is_built_from_own_rows_only(env: Env, published: publish.Publish
     rep = team_report(settings, data, settings.teams["beta"])
     assert set(rep.kpis.team) == {"beta", "ALL"}
     assert rep.channels.columns.tolist() == ["period", "channel", "tickets"]
+
+
+def test_pseudonymised_ids_when_the_config_asks(
+    env: Env, published: publish.PublishResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = env.settings()
+    copy = tmp_path / "data"
+    shutil.copytree(env.data, copy)
+    tf = settings.teams_file
+    tf = tf.model_copy(update={"churn": tf.churn.model_copy(update={"pseudonymise_ids": True})})
+    pseudo = dataclasses.replace(settings, data_dir=copy, teams_file=tf)
+    monkeypatch.setenv(tf.churn.id_key_env, "test-key-not-a-secret")
+    result = publish.build_scorecards(pseudo, MONTH, teams=["alpha"], workers=1, overview=False)
+    assert not result.failures, result.failures
+    text = _text(result.files[0].path)
+    assert not re.search(r"\bAC\d\b", text)
+    want = churn.display_ids(pseudo, pd.Series(["AC0"])).iloc[0]
+    assert want.startswith("K-") and want in text
+    assert "pseudonymisiert" in text
+    # Without the key the run says what is missing instead of printing real ids.
+    monkeypatch.delenv(tf.churn.id_key_env)
+    failed = publish.build_scorecards(pseudo, MONTH, teams=["alpha"], workers=1, overview=False)
+    assert tf.churn.id_key_env in failed.failures["alpha"]
