@@ -106,8 +106,8 @@ T: dict[str, dict[str, str]] = {
         "n_low": "n = {n}: zu wenige Fälle",
         "yes": "ja",
         "no": "nein",
-        "tile_legend": "Pfeil und Vorzeichen zeigen die Richtung der Änderung, das Wort in "
-        "Klammern, ob sie gut ist. Linie: letzte 13 Monate. Ausgegraut: weniger als 30 Fälle.",
+        "tile_legend": "Pfeil und Vorzeichen zeigen die Richtung der Änderung, das Wort "
+        "dahinter, ob sie gut ist. Linie: letzte 13 Monate. Ausgegraut: weniger als 30 Fälle.",
         "volume_caption": "Tickets pro Monat nach Kanal.",
         "times_caption": "Erste Antwortzeit (nach Erstellungsmonat) und Lösungszeit (nach "
         "Lösungsmonat): Median und 90. Perzentil.",
@@ -201,7 +201,7 @@ T: dict[str, dict[str, str]] = {
         "n_low": "n = {n}: too few cases",
         "yes": "yes",
         "no": "no",
-        "tile_legend": "Arrow and sign give the direction of a change, the word in brackets "
+        "tile_legend": "Arrow and sign give the direction of a change, the word after them "
         "whether it is good. Line: last 13 months. Greyed: fewer than 30 cases.",
         "volume_caption": "Tickets per month by channel.",
         "times_caption": "First response time (by month created) and resolution time (by month "
@@ -597,6 +597,9 @@ class Renderer:
             if share is not None
             else fmt.NO_DATA[loc]
         )
+        trend = r.series("at_risk_share").value.to_numpy(dtype=float)
+        out["share_spark"] = data_uri(charts.sparkline_svg(trend))
+        out["share_spark_alt"] = self._series_alt(r, "at_risk_share", trend)
         out["share_detail"] = (
             t["risk_share_detail"].format(n=fmt.count(_f(share.n), loc))
             if share is not None
