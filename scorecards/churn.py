@@ -49,6 +49,7 @@ from scorecards.churn_signals import (
     signals_sql,
 )
 from scorecards.kpis import DECIMALS
+from scorecards.landing import sql_str
 from scorecards.periods import month_bounds, shift_month
 from scorecards.settings import ConfigError, Settings
 from scorecards.warehouse import loaded_months
@@ -122,16 +123,11 @@ def _hmac_pads(key: bytes) -> tuple[bytes, bytes]:
     return bytes(b ^ 0x5C for b in key), bytes(b ^ 0x36 for b in key)
 
 
-def display_ids(settings: Settings, ids: pd.Series) -> pd.Series:
-    """The customer ids to show outside the warehouse: "K-" + 12 hex characters of
-    HMAC-SHA256(key, id) when `churn.pseudonymise_ids` is on, else the ids unchanged.
-
-    The key comes from the environment variable named by `churn.id_key_env`; the same key gives
-    the same pseudonym every month, so a customer can be followed without being named."""
+def _display_sql(settings: Settings, column: str) -> str:
+    """SQL for the id shown outside the warehouse: the column itself, or its keyed pseudonym."""
     cfg = settings.teams_file.churn
     if not cfg.pseudonymise_ids:
-        return ids.copy()
-
+        return column
     key = os.environ.get(cfg.id_key_env, "")
     if not key:
         raise ConfigError(
@@ -139,16 +135,28 @@ def display_ids(settings: Settings, ids: pd.Series) -> pd.Series:
             f"environment variable {cfg.id_key_env} (churn.id_key_env) holding the key is not set"
         )
     opad, ipad = _hmac_pads(key.encode("utf-8"))
+    # Hex literals: COPY takes no parameters, and the key must not depend on quoting.
+    return (
+        f"CASE WHEN {column} IS NULL THEN NULL ELSE '{ID_PREFIX}' || left(sha256("
+        f"unhex('{opad.hex()}') || unhex(sha256(unhex('{ipad.hex()}') || encode({column})))), "
+        f"{ID_HEX}) END"
+    )
+
+
+def display_ids(settings: Settings, ids: pd.Series) -> pd.Series:
+    """The customer ids to show outside the warehouse: "K-" + 12 hex characters of
+    HMAC-SHA256(key, id) when `churn.pseudonymise_ids` is on, else the ids unchanged.
+
+    The key comes from the environment variable named by `churn.id_key_env`; the same key gives
+    the same pseudonym every month, so a customer can be followed without being named."""
+    expr = _display_sql(settings, "id")
+    if expr == "id":
+        return ids.copy()
     frame = pd.DataFrame({"id": ids.astype("string").reset_index(drop=True)})
     con = duckdb.connect()
     try:
         con.register("_ids", frame)
-        got = con.execute(
-            f"""SELECT CASE WHEN id IS NULL THEN NULL ELSE '{ID_PREFIX}' || left(
-                    sha256($opad::BLOB || unhex(sha256($ipad::BLOB || encode(id)))), {ID_HEX})
-                END AS k FROM _ids""",
-            {"opad": opad, "ipad": ipad},
-        ).df()["k"]
+        got = con.execute(f"SELECT {expr} AS k FROM _ids").df()["k"]
     finally:
         con.close()
     return pd.Series(got.to_numpy(dtype=object), index=ids.index, name=ids.name)
@@ -223,7 +231,7 @@ def _phrase(feature: str, value: float, usual: float, lang: int, window_days: in
     _, *texts = _PHRASES[feature]
     one, many = texts[lang]
     text = many if many and value != 1 else one
-    u = "–" if usual < 0 else f"{usual:.1f}".rstrip("0").rstrip(".")
+    u = "–" if usual < 0 else f"{usual:.1f}".removesuffix(".0")
     if lang == 0:
         u = u.replace(".", ",")
     return text.format(v=_n(value) if value >= 0 else "–", u=u, w=window_days)
@@ -244,24 +252,32 @@ def explain(
     rows, ranks = np.nonzero(keep)
     feats = order[rows, ranks]
     shown = np.column_stack(
-        [signals[_PHRASES[f][0]].to_numpy(dtype=float, na_value=np.nan) for f in FEATURE_IDS]
+        [signals[_PHRASES[f][0]].to_numpy(dtype=float, na_value=-1.0) for f in FEATURE_IDS]
     )
-    usual = signals["usual_tickets"].to_numpy(dtype=float, na_value=np.nan)
-    parts = np.column_stack(
-        [feats, shown[rows, feats], np.where(feats == _DISENGAGED, usual[rows], np.nan)]
-    )
-    uniq, inv = np.unique(np.nan_to_num(parts, nan=-1.0), axis=0, return_inverse=True)
+    usual = signals["usual_tickets"].to_numpy(dtype=float, na_value=-1.0)
+    # One integer per distinct phrase: feature, shown number, usual rate to one decimal (-1 when
+    # missing). Hash-based factorize is linear; np.unique(axis=0) would sort rows.
+    value = shown[rows, feats].astype(np.int64) + 1
+    tenth = np.where(feats == _DISENGAGED, np.round(usual[rows] * 10), -1).astype(np.int64) + 1
+    phrase_key = (feats.astype(np.int64) << 56) | (value << 28) | tenth
+    codes, uniq = pd.factorize(phrase_key, sort=True)
     keys = np.full((n_rows, REASONS_MAX), -1, dtype=np.int64)
-    keys[rows, ranks] = inv.reshape(-1)
-    combos, which = np.unique(keys, axis=0, return_inverse=True)
+    keys[rows, ranks] = codes
+    line_key = ((keys[:, 0] + 1) << 42) | ((keys[:, 1] + 1) << 21) | (keys[:, 2] + 1)
+    line_codes, lines_uniq = pd.factorize(line_key, sort=True)
+    parts = np.column_stack([(lines_uniq >> s_) & ((1 << 21) - 1) for s_ in (42, 21, 0)]) - 1
+    decoded = [
+        (int(k >> 56), float((k >> 28) & ((1 << 28) - 1)) - 1, ((k & ((1 << 28) - 1)) - 1) / 10)
+        for k in uniq.tolist()
+    ]
     out = []
     for lang in (0, 1):
-        phrases = [_phrase(FEATURE_IDS[int(f)], v, u, lang, window_days) for f, v, u in uniq]
+        phrases = [_phrase(FEATURE_IDS[f], v, u, lang, window_days) for f, v, u in decoded]
         lines = np.array(
-            [REASON_SEP.join(phrases[k] for k in combo if k >= 0) for combo in combos],
+            [REASON_SEP.join(phrases[k] for k in combo if k >= 0) for combo in parts.tolist()],
             dtype=object,
         )
-        out.append(lines[which.reshape(-1)] if n_rows else np.array([], dtype=object))
+        out.append(lines[line_codes] if n_rows else np.array([], dtype=object))
     return out[0], out[1]
 
 
@@ -470,13 +486,14 @@ def score_month(
     bands = cfg.bands
     band = np.select([score >= bands.high, score >= bands.medium], ["high", "medium"], "low")
     reasons_de, reasons_en = explain(model, x, sig, cfg.window_days)
+    # Few distinct bands and reason lines: categoricals cross into DuckDB as dictionaries.
     scored = pd.DataFrame(
         {
-            "customer_id": sig["customer_id"].astype(str),
+            "customer_id": sig["customer_id"],
             "score": score,
-            "band": band.astype(str),
-            "reasons_de": reasons_de.astype(str),
-            "reasons_en": reasons_en.astype(str),
+            "band": pd.Categorical(band, categories=list(BANDS)),
+            "reasons_de": pd.Categorical(reasons_de),
+            "reasons_en": pd.Categorical(reasons_en),
         }
     )
     con.register("_scored", scored)
@@ -495,10 +512,8 @@ def score_month(
         con.unregister("_model")
     finally:
         con.unregister("_scored")
-    risk = con.execute(
-        "SELECT * FROM customer_churn_risk WHERE period = $m ORDER BY score DESC, customer_id",
-        {"m": month},
-    ).df()
+    # The stored rows (by customer_id), from what is in memory rather than read back.
+    risk = pd.concat([sig, scored.drop(columns="customer_id")], axis=1)[list(RISK_COLUMNS)]
     counts = risk.band.value_counts()
     return MonthResult(
         month,
@@ -570,14 +585,24 @@ def backtest(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: str) -> 
     ).df()
 
 
-def write_risk_csv(settings: Settings, risk: pd.DataFrame, month: str) -> Path:
-    """out/YYYY-MM/churn_risk.csv: highest score first, ids as display_ids shows them."""
-    from scorecards.kpis import write_kpi_csv
-
-    out = risk.drop(columns=["period"]).copy()
-    out["customer_id"] = display_ids(settings, out["customer_id"])
+def write_risk_csv(con: duckdb.DuckDBPyConnection, settings: Settings, month: str) -> Path:
+    """out/YYYY-MM/churn_risk.csv from the warehouse: the columns of customer_churn_risk without
+    `period`, highest score first, ids as display_ids shows them. DuckDB writes it (a pandas
+    writer takes seconds for 200,000 rows); renamed into place when complete."""
     path = risk_csv_path(settings, month)
-    write_kpi_csv(out, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".csv.tmp")
+    cols = ", ".join(
+        f"{_display_sql(settings, 'customer_id')} AS customer_id" if c == "customer_id" else c
+        for c in RISK_COLUMNS
+        if c != "period"
+    )
+    con.execute(
+        f"""COPY (SELECT {cols} FROM customer_churn_risk WHERE period = {sql_str(month)}
+                  ORDER BY score DESC, customer_id)
+            TO {sql_str(str(tmp))} (FORMAT csv, HEADER)"""
+    )
+    tmp.replace(path)
     return path
 
 
@@ -597,9 +622,9 @@ def build_churn_risk(
             store_signals(con, month, settings, data_start)
             results[month] = score_month(con, settings, month, data_start)
         bt = backtest(con, settings, max(months))
-    for month, res in results.items():
-        if res.risk is not None:
-            res.csv = write_risk_csv(settings, res.risk, month)
+        for month, res in results.items():
+            if res.risk is not None:
+                res.csv = write_risk_csv(con, settings, month)
     return results, bt
 
 
@@ -607,7 +632,7 @@ def build_churn_risk(
 
 _MEANING = {
     "intercept": "log-odds of a customer without any signal",
-    "tickets": "per doubling of the tickets in the window (log2(1 + n), n up to 63)",
+    "tickets": "per doubling of the tickets in the window: ⌊log2(1 + n)⌋, n up to 63",
     "detractor": "latest NPS in the window 0–6",
     "csat_low": "per CSAT 1–2 (up to 3)",
     "ces_low": "per CES 1–3 (up to 3)",

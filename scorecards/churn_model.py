@@ -2,7 +2,7 @@
 AUC and top-10% lift against what actually happened.
 
 The model is deliberately small enough to read: log-odds = intercept + Σ coefficient × feature,
-each feature a signal count capped at `cap` (or a 0/1 flag; the ticket count on a log2 scale),
+each feature a signal count capped at `cap` (or a 0/1 flag; the ticket count in doublings),
 each coefficient held at 0 or above
 (every signal is a warning sign by definition; a negative weight would be noise or confounding,
 and would make "why is this customer at risk" impossible to answer by adding things up). A small
@@ -26,17 +26,18 @@ from scipy.stats import rankdata
 class Feature:
     id: str  # the signal column it is read from
     cap: int  # counts above this add nothing more (1 for flags)
-    log2: bool = False  # log2(1 + count): each doubling adds the same
+    log2: bool = False  # floor(log2(1 + count)): 0, 1, 2-3, 4-7, ... tickets count 0, 1, 2, 3, ...
 
     def sql(self) -> str:
         capped = f"least({self.id}, {self.cap})"
-        return f"log2(1 + {capped})" if self.log2 else capped
+        return f"floor(log2(1 + {capped}))" if self.log2 else capped
 
 
 FEATURES: tuple[Feature, ...] = (
     # Contact volume: busy customers meet more of everything below, next quarter too, so the
     # model must know how busy a customer is to weigh the rest fairly (and to be at least as
-    # good as ranking by volume alone).
+    # good as ranking by volume alone). In whole doublings, which keeps the number of distinct
+    # feature patterns, and so the fit, small.
     Feature("tickets", 63, log2=True),
     Feature("detractor", 1),
     Feature("csat_low", 3),
@@ -73,7 +74,7 @@ def design(signals: dict[str, np.ndarray] | object) -> np.ndarray:
     """The model's feature matrix from signal columns (a DataFrame or dict of arrays)."""
     cols = [np.asarray(signals[f.id], dtype=float) for f in FEATURES]  # type: ignore[index]
     x = np.minimum(np.column_stack(cols), CAPS)
-    return np.where(LOG2, np.log2(1 + x), x)
+    return np.where(LOG2, np.floor(np.log2(1 + x)), x)
 
 
 def fit(

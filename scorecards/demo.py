@@ -298,7 +298,7 @@ def _dirty(
             new["survey_type"], new["score"] = "csat", "9"
             reps = [new]
         elif kind == "duplicate_conflicting":
-            for col, alt in (("contacts", None), ("score", None), ("segment", None)):
+            for col in ("contacts", "score", "segment"):
                 if col in new and new[col] is not None:
                     if col == "segment":
                         new[col] = SEGMENTS[(SEGMENTS.index(new[col]) + 1) % 3]

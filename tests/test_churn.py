@@ -486,6 +486,17 @@ def test_output_rows_bands_and_csv(full: Env) -> None:
         risk = con.execute("SELECT * FROM customer_churn_risk WHERE period = ?", [SCORED]).df()
     assert len(rows) == len(risk)
     assert risk.score.between(0, 1).all()
+    # Customers without a ticket in the window are scored too, without a primary team.
+    quiet = risk[risk.team.isna()]
+    assert len(quiet) and (quiet.tickets == 0).all()
+    # Nobody who left before the end of the month is scored.
+    with warehouse.connect(full.settings().warehouse_path, read_only=True) as con:
+        gone = con.execute(
+            "SELECT count(*) FROM customer_churn_risk r JOIN customers c USING (customer_id) "
+            "WHERE r.period = ? AND c.churned_at < ?",
+            [SCORED, month_bounds(SCORED, TZ)[1]],
+        ).fetchone()[0]
+    assert gone == 0
     bands = full.settings().teams_file.churn.bands
     expect = np.where(
         risk.score >= bands.high, "high", np.where(risk.score >= bands.medium, "medium", "low")
