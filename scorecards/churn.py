@@ -587,7 +587,8 @@ def backtest(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: str) -> 
 
 def write_risk_csv(con: duckdb.DuckDBPyConnection, settings: Settings, month: str) -> Path:
     """out/YYYY-MM/churn_risk.csv from the warehouse: the columns of customer_churn_risk without
-    `period`, highest score first, ids as display_ids shows them. DuckDB writes it (a pandas
+    `period`, ids as display_ids shows them, highest score first, then by the id shown (so the
+    order of equal scores reveals nothing about real ids). DuckDB writes it (a pandas
     writer takes seconds for 200,000 rows); renamed into place when complete."""
     path = risk_csv_path(settings, month)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -599,7 +600,7 @@ def write_risk_csv(con: duckdb.DuckDBPyConnection, settings: Settings, month: st
     )
     con.execute(
         f"""COPY (SELECT {cols} FROM customer_churn_risk WHERE period = {sql_str(month)}
-                  ORDER BY score DESC, customer_id)
+                  ORDER BY score DESC, 1)
             TO {sql_str(str(tmp))} (FORMAT csv, HEADER)"""
     )
     tmp.replace(path)

@@ -628,3 +628,34 @@ def test_bad_churn_config_names_the_key(env: Env, churn: dict, message: str) -> 
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
         bad.settings()
     assert "teams.yaml" in str(info.value)
+
+
+def test_csv_shows_pseudonyms_when_configured(
+    full: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from scorecards.churn import write_risk_csv
+
+    conf = Env(tmp_path / "conf", teams=_teams(pseudonymise_ids=True))
+    settings = dataclasses.replace(
+        conf.settings(), data_dir=tmp_path / "elsewhere"
+    )  # the scores of `full`, written under another data dir
+    monkeypatch.setenv("SCORECARDS_ID_KEY", "k3y")
+    with warehouse.connect(full.settings().warehouse_path, read_only=True) as con:
+        path = write_risk_csv(con, settings, SCORED)
+        real = con.execute(
+            "SELECT customer_id FROM customer_churn_risk WHERE period = ? "
+            "ORDER BY score DESC, customer_id",
+            [SCORED],
+        ).df()["customer_id"]
+    shown = pd.read_csv(path, keep_default_na=False).customer_id
+    assert shown.str.fullmatch(r"K-[0-9a-f]{12}").all()
+    assert sorted(shown) == sorted(display_ids(settings, real))
+    assert not set(shown) & set(real)
+    monkeypatch.delenv("SCORECARDS_ID_KEY")
+    with (
+        warehouse.connect(full.settings().warehouse_path, read_only=True) as con,
+        pytest.raises(ConfigError, match="SCORECARDS_ID_KEY"),
+    ):
+        write_risk_csv(con, settings, SCORED)
