@@ -28,6 +28,7 @@ from scorecards.periods import month_range, shift_month
 TEAMS = 100
 MONTHS = 13
 ARGS = {
+    "version": 2,  # bump when what ensure_data builds changes
     "months": MONTHS,
     "teams": TEAMS,
     "tickets_per_month": 50_000,
@@ -59,6 +60,7 @@ def _config(root: Path, team_ids: list[str]) -> Path:
 
 def ensure_data(root: Path) -> tuple[Path, Path]:
     from scorecards import warehouse
+    from scorecards.churn import build_churn_risk
     from scorecards.demo import generate
     from scorecards.ingest import ingest_customers, ingest_events
     from scorecards.kpis import build_team_kpis
@@ -72,7 +74,7 @@ def ensure_data(root: Path) -> tuple[Path, Path]:
     print(
         f"generating and loading {TEAMS} teams × {MONTHS} months in {root} (once) ...", flush=True
     )
-    generate(data_dir, **ARGS)
+    generate(data_dir, **{k: v for k, v in ARGS.items() if k != "version"})
     # The first ingest runs before the teams are known, which the ingest rightly warns about
     # once per team; here that is expected.
     logging.getLogger("scorecards.ingest").setLevel(logging.ERROR)
@@ -84,7 +86,9 @@ def ensure_data(root: Path) -> tuple[Path, Path]:
         ids = [r[0] for r in con.execute("SELECT DISTINCT team FROM tickets ORDER BY 1").fetchall()]
     conf = _config(root, ids)
     settings = load_settings(data_dir, conf)
-    # KPIs need P-1 and P-12: the first month only serves as history.
+    # Churn risk first (the scorecards show it; months without enough history stay unscored),
+    # then KPIs, which need P-1 and P-12: the first month only serves as history.
+    build_churn_risk(settings, months, months[0])
     build_team_kpis(settings, months[1:], months[0])
     stamp.write_text(json.dumps(ARGS))
     return data_dir, conf

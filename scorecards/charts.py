@@ -360,78 +360,6 @@ def survey_chart(
     return Chart(_save(fig), alt)
 
 
-def small_multiples(
-    series: dict[str, dict[str, np.ndarray]],
-    kpis: Sequence[str],
-    team_names: dict[str, str],
-    months: Sequence[str],
-    locale: str,
-) -> Chart:
-    """One row per team, one column per KPI: the overview's trends. Rates share their y-axis
-    across teams so levels compare at a glance; counts do not, or small teams would lie flat."""
-    configure()
-    teams = list(series)
-    fig, axes = plt.subplots(
-        len(teams), len(kpis), figsize=(7.1, 0.55 * len(teams) + 0.3), squeeze=False
-    )
-    x = np.arange(len(months))
-    for j, kpi in enumerate(kpis):
-        col = [series[t].get(kpi, np.full(len(months), np.nan)) for t in teams]
-        finite = np.concatenate([c[np.isfinite(c)] for c in col])
-        shared = KPI_BY_ID[kpi].kind != "count" and len(finite) > 0
-        lo, hi = (float(finite.min()), float(finite.max())) if shared else (0.0, 0.0)
-        pad = (hi - lo) * 0.1 or 1.0
-        for i, team in enumerate(teams):
-            ax = axes[i][j]
-            v = col[i]
-            colour = INK if team == "ALL" else OKABE_ITO["blue"]
-            ax.plot(x, v, color=colour, lw=1.1)
-            if np.isfinite(v).any():
-                k = int(np.flatnonzero(np.isfinite(v))[-1])
-                ax.plot([k], [v[k]], "o", color=colour, ms=2.3)
-            if shared:
-                ax.set_ylim(lo - pad, hi + pad)
-            ax.set_xticks([])
-            ax.yaxis.set_major_locator(MaxNLocator(2))
-            ax.yaxis.set_major_formatter(_num_formatter(locale))
-            ax.tick_params(labelsize=5.5, pad=1)
-            ax.grid(True, axis="y", lw=0.4)
-            if i == 0:
-                ax.set_title(fmt.kpi_short_label(kpi, locale), fontsize=6.8)
-            if j == 0:
-                ax.set_ylabel(
-                    team_names.get(team, team),
-                    rotation=0,
-                    ha="right",
-                    va="center",
-                    fontsize=6.5,
-                    labelpad=14,
-                )
-    fig.subplots_adjust(
-        left=0.2,
-        right=0.99,
-        top=1 - 0.28 / fig.get_figheight(),
-        bottom=0.02,
-        hspace=0.3,
-        wspace=0.32,
-    )
-    first, last = fmt.month_name(months[0], locale), fmt.month_name(months[-1], locale)
-    lines = []
-    for team in teams:
-        vals = []
-        for kpi in kpis:
-            v = series[team].get(kpi)
-            latest = v[np.isfinite(v)][-1] if v is not None and np.isfinite(v).any() else math.nan
-            vals.append(f"{fmt.kpi_short_label(kpi, locale)} {fmt.kpi_value(kpi, latest, locale)}")
-        lines.append(f"{team_names.get(team, team)}: " + ", ".join(vals))
-    head = (
-        f"Kleine Vielfache: Verlauf je Team {first} bis {last}; zuletzt "
-        if locale == "de"
-        else f"Small multiples: trend per team {first} to {last}; latest "
-    )
-    return Chart(_save(fig), head + "; ".join(lines) + ".")
-
-
 # -- hand-drawn glyphs ---------------------------------------------------------------------------
 
 
@@ -439,13 +367,20 @@ def _f(x: float) -> str:
     return f"{x:.1f}".rstrip("0").rstrip(".")
 
 
-def sparkline_svg(values: Sequence[float], width: int = 110, height: int = 24) -> str:
-    """A 13-month line with the latest point marked; gaps where a month has no value."""
+def sparkline_svg(
+    values: Sequence[float],
+    width: int = 110,
+    height: int = 24,
+    scale: tuple[float, float] | None = None,
+    colour: str = OKABE_ITO["blue"],
+) -> str:
+    """A 13-month line with the latest point marked; gaps where a month has no value. `scale`
+    fixes the y-range, so lines of several teams compare in height."""
     v = np.asarray(values, dtype=float)
     ok = np.isfinite(v)
     if not ok.any():
         return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"/>'
-    lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
+    lo, hi = scale if scale is not None else (float(np.nanmin(v)), float(np.nanmax(v)))
     span = hi - lo or 1.0
     pad = 3
     xs = [pad + i * (width - 2 * pad) / max(len(v) - 1, 1) for i in range(len(v))]
@@ -463,7 +398,7 @@ def sparkline_svg(values: Sequence[float], width: int = 110, height: int = 24) -
     if cur:
         segments.append(cur)
     lines = "".join(
-        f'<polyline points="{" ".join(s)}" fill="none" stroke="{OKABE_ITO["blue"]}" stroke-width="1.3"/>'
+        f'<polyline points="{" ".join(s)}" fill="none" stroke="{colour}" stroke-width="1.3"/>'
         for s in segments
         if len(s) > 1
     )

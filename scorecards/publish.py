@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scorecards.notes import load_manual_notes
-from scorecards.report_data import TeamReport, load_month, overview_report, team_report
+from scorecards.report_data import (
+    OverviewReport,
+    TeamReport,
+    load_month,
+    overview_report,
+    team_report,
+)
 from scorecards.settings import Settings
 
 OVERVIEW = "overview"
@@ -84,6 +90,11 @@ def _render_team(report: TeamReport, pseudonymised: bool, high: float) -> tuple[
     return out.pdf, out.pages
 
 
+def _render_overview(report: OverviewReport) -> tuple[bytes, int]:
+    out = _get_renderer().render_overview(report)
+    return out.pdf, out.pages
+
+
 def _write(path: Path, pdf: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -133,40 +144,38 @@ def build_scorecards(
         except Exception as exc:  # noqa: BLE001 - one team's failure must not stop the others
             result.failures[tid] = _error(exc)
 
-    n_workers = min(workers or default_workers(), max(len(reports), 1))
+    # The overview is one more job, submitted first: it is the longest one.
+    jobs: dict[str, tuple] = {}
+    if overview:
+        try:
+            jobs[OVERVIEW] = (_render_overview, overview_report(settings, data, manual))
+        except Exception as exc:  # noqa: BLE001
+            result.failures[OVERVIEW] = _error(exc)
+    jobs |= {tid: (_render_team, rep, pseudo, high) for tid, rep in reports.items()}
+
+    n_workers = min(workers or default_workers(), max(len(jobs), 1))
     rendered: dict[str, tuple[bytes, int]] = {}
     if n_workers <= 1:
-        for tid, rep in reports.items():
+        for name, (fn, *args) in jobs.items():
             try:
-                rendered[tid] = _render_team(rep, pseudo, high)
+                rendered[name] = fn(*args)
             except Exception as exc:  # noqa: BLE001
-                result.failures[tid] = _error(exc)
+                result.failures[name] = _error(exc)
     else:
         # spawn, not fork: the parent may hold DuckDB and Dagster threads that fork would copy
         # mid-flight.
         with ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = {
-                tid: pool.submit(_render_team, rep, pseudo, high) for tid, rep in reports.items()
-            }
-            for tid, fut in futures.items():
+            futures = {name: pool.submit(fn, *args) for name, (fn, *args) in jobs.items()}
+            for name, fut in futures.items():
                 try:
-                    rendered[tid] = fut.result()
+                    rendered[name] = fut.result()
                 except Exception as exc:  # noqa: BLE001
-                    result.failures[tid] = _error(exc)
+                    result.failures[name] = _error(exc)
 
-    for tid in wanted:
-        if tid in rendered:
-            pdf, pages = rendered[tid]
-            path = outdir / f"{tid}.pdf"
+    for name in [*wanted, OVERVIEW]:
+        if name in rendered:
+            pdf, pages = rendered[name]
+            path = outdir / f"{name}.pdf"
             _write(path, pdf)
-            result.files.append(_file(tid, path, pdf, pages))
-
-    if overview:
-        try:
-            out = _get_renderer().render_overview(overview_report(settings, data, manual))
-            path = outdir / f"{OVERVIEW}.pdf"
-            _write(path, out.pdf)
-            result.files.append(_file(OVERVIEW, path, out.pdf, out.pages))
-        except Exception as exc:  # noqa: BLE001
-            result.failures[OVERVIEW] = _error(exc)
+            result.files.append(_file(name, path, pdf, pages))
     return result

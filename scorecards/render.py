@@ -38,7 +38,6 @@ from scorecards.report_data import OverviewReport, TeamReport, channel_matrix, k
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "reports" / "templates"
 AUTHOR = "Service Scorecards"
-OVERVIEW_TEAMS_PER_CHART = 12
 
 T: dict[str, dict[str, str]] = {
     "de": {
@@ -125,8 +124,10 @@ T: dict[str, dict[str, str]] = {
         "overview_kicker": "Überblick für die Serviceleitung",
         "overview_table": "Kernkennzahlen je Team",
         "overview_trends": "Verläufe je Team",
-        "overview_trends_caption": "Monatswerte {first} bis {last}; Punkt: letzter Monat. "
-        "Quoten und Zeiten: gleiche y-Achse für alle Teams; Ticket-Volumen: je Team eigene.",
+        "overview_trends_caption": "Monatswerte {first} bis {last}; Punkt und Zahl: letzter "
+        "Monat. Quoten und Zeiten: eine Skala je Spalte für alle Teams (im Kopf); "
+        "Ticket-Volumen: je Team eigene Skala.",
+        "own_scale": "Skala je Team",
         "overview_subject": "Kernkennzahlen aller Teams und des Gesamtunternehmens für {period}",
         "team": "Team",
         "overview_legend": "Je Zelle: Wert, darunter Änderung ggü. Vormonat (Pfeil, Vorzeichen, "
@@ -220,8 +221,10 @@ T: dict[str, dict[str, str]] = {
         "overview_kicker": "Overview for the head of service",
         "overview_table": "Headline KPIs by team",
         "overview_trends": "Trends by team",
-        "overview_trends_caption": "Monthly values {first} to {last}; dot: latest month. Rates "
-        "and times share one y-axis across teams; ticket volume has its own per team.",
+        "overview_trends_caption": "Monthly values {first} to {last}; dot and number: latest "
+        "month. Rates and times share one scale per column across teams (in the header); "
+        "ticket volume has its own scale per team.",
+        "own_scale": "scale per team",
         "overview_subject": "Headline KPIs of all teams and the company for {period}",
         "team": "Team",
         "overview_legend": "Each cell: value, below it the change since last month (arrow, sign, "
@@ -429,29 +432,70 @@ class Renderer:
             rows.append({"name": name, "company": tid == ALL_TEAMS, "cells": cells})
         order = [ALL_TEAMS, *(tid for tid, _ in o.teams)]
         names = {ALL_TEAMS: t["company"], **dict(o.teams)}
-        figures = []
-        for start in range(0, len(order), OVERVIEW_TEAMS_PER_CHART):
-            chunk = order[start : start + OVERVIEW_TEAMS_PER_CHART]
-            series = {
-                tid: {
-                    k: np.array([o.value(tid, k, month=m) for m in o.months], dtype=float)
-                    for k in o.trend_kpis
-                }
-                for tid in chunk
-            }
-            chart = charts.small_multiples(series, o.trend_kpis, names, o.months, loc)
-            figures.append(
-                {
-                    "src": self.fetcher.add_image(chart.svg),
-                    "alt": chart.alt,
-                    "caption": t["overview_trends_caption"].format(
-                        first=fmt.month_name(o.months[0], loc), last=period
-                    ),
-                }
-            )
+        trend_columns, trend_rows = self._overview_trends(o, order, names)
         return self.overview_template.render(
-            locale=loc, t=t, doc=doc, columns=columns, rows=rows, charts=figures, notes=o.notes
+            locale=loc,
+            t=t,
+            doc=doc,
+            columns=columns,
+            rows=rows,
+            trend_columns=trend_columns,
+            trend_rows=trend_rows,
+            trend_caption=t["overview_trends_caption"].format(
+                first=fmt.month_name(o.months[0], loc), last=period
+            ),
+            notes=o.notes,
         )
+
+    def _overview_trends(
+        self, o: OverviewReport, order: list[str], names: dict[str, str]
+    ) -> tuple[list[dict], list[dict]]:
+        """Small multiples as a table: a 13-month line per team and KPI with its latest value.
+
+        Rates and times share one y-range per column, so the lines compare in height across
+        teams; counts get each team's own range, or small teams would lie flat."""
+        loc = o.locale
+        series = {
+            tid: {
+                k: np.array([o.value(tid, k, month=m) for m in o.months], dtype=float)
+                for k in o.trend_kpis
+            }
+            for tid in order
+        }
+        columns, scales = [], {}
+        for k in o.trend_kpis:
+            vals = np.concatenate([series[tid][k] for tid in order if tid != ALL_TEAMS])
+            vals = vals[np.isfinite(vals)]
+            shared = KPI_BY_ID[k].kind != "count" and len(vals) > 0
+            scales[k] = (float(vals.min()), float(vals.max())) if shared else None
+            scale_text = (
+                f"{fmt.kpi_value(k, scales[k][0], loc)} – {fmt.kpi_value(k, scales[k][1], loc)}"
+                if shared
+                else T[loc]["own_scale"]
+            )
+            columns.append({"label": fmt.kpi_short_label(k, loc), "scale": scale_text})
+        rows = []
+        for tid in order:
+            cells = []
+            for k in o.trend_kpis:
+                v = series[tid][k]
+                colour = charts.INK if tid == ALL_TEAMS else charts.OKABE_ITO["blue"]
+                svg = charts.sparkline_svg(v, width=90, height=20, scale=scales[k], colour=colour)
+                last = v[np.isfinite(v)][-1] if np.isfinite(v).any() else math.nan
+                cells.append(
+                    {
+                        "spark": self.fetcher.add_image(svg),
+                        "alt": f"{names.get(tid, tid)}, {fmt.kpi_label(k, loc)}: "
+                        + "; ".join(
+                            f"{fmt.month_name(m, loc, short=True)} {fmt.kpi_value(k, x, loc)}"
+                            for m, x in zip(o.months, v, strict=True)
+                            if math.isfinite(x)
+                        ),
+                        "last": fmt.kpi_value(k, last, loc),
+                    }
+                )
+            rows.append({"name": names.get(tid, tid), "company": tid == ALL_TEAMS, "cells": cells})
+        return columns, rows
 
     # -- view model: team --------------------------------------------------------------------
 

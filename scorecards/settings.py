@@ -51,6 +51,8 @@ class TeamConfig(_Strict):
             raise ValueError(f"team id {v!r} may only contain letters, digits, '_', '.', '-'")
         if v == ALL_TEAMS:
             raise ValueError(f"team id {ALL_TEAMS!r} is reserved for the company figures")
+        if v.lower() == "overview":
+            raise ValueError("team id 'overview' is reserved for the overview's file name")
         return v
 
     @field_validator("targets", "headline_kpis")

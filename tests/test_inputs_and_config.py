@@ -84,6 +84,12 @@ def _write_teams(env: Env, data: dict) -> None:
         ),
         (lambda t: t["teams"].append(dict(t["teams"][0])), r"team id 'alpha' appears twice"),
         (lambda t: t["teams"][0].update({"id": "ALL"}), r"reserved"),
+        (lambda t: t["teams"][0].update({"id": "overview"}), r"reserved for the overview"),
+        (lambda t: t.update({"overview": {"kpis": ["csatt"]}}), r"overview\.kpis: unknown KPI"),
+        (
+            lambda t: t.update({"overview": {"recipients": ["boss(at)example.com"]}}),
+            r"overview\.recipients: invalid e-mail address",
+        ),
         (lambda t: t.update({"quarantine_threshold": 2}), r"quarantine_threshold"),
     ],
 )
