@@ -21,13 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scorecards.notes import load_manual_notes
-from scorecards.report_data import (
-    OverviewReport,
-    TeamReport,
-    load_month,
-    overview_report,
-    team_report,
-)
+from scorecards.report_data import MonthData, TeamReport, load_month, overview_report, team_report
 from scorecards.settings import Settings
 
 OVERVIEW = "overview"
@@ -66,6 +60,9 @@ def _risk_options(settings: Settings) -> tuple[bool, float]:
 # -- worker side ----------------------------------------------------------------------------------
 
 _renderer = None
+# What every job of a run needs, set once per process by `_init` (the initializer of each worker
+# process, or directly when rendering in this process): jobs then travel as a team id.
+_job: dict = {}
 
 
 @atexit.register
@@ -85,12 +82,23 @@ def _get_renderer():  # noqa: ANN202 - scorecards.render.Renderer, imported lazi
     return _renderer
 
 
+def _init(settings: Settings, data: MonthData, manual: dict, pseudo: bool, high: float) -> None:
+    _job.update(settings=settings, data=data, manual=manual, pseudo=pseudo, high=high)
+
+
 def _render_team(report: TeamReport, pseudonymised: bool, high: float) -> tuple[bytes, int]:
     out = _get_renderer().render_team(report, pseudonymised=pseudonymised, high=high)
     return out.pdf, out.pages
 
 
-def _render_overview(report: OverviewReport) -> tuple[bytes, int]:
+def _team_job(team_id: str) -> tuple[bytes, int]:
+    settings = _job["settings"]
+    report = team_report(settings, _job["data"], settings.teams[team_id], _job["manual"])
+    return _render_team(report, _job["pseudo"], _job["high"])
+
+
+def _overview_job() -> tuple[bytes, int]:
+    report = overview_report(_job["settings"], _job["data"], _job["manual"])
     out = _get_renderer().render_overview(report)
     return out.pdf, out.pages
 
@@ -137,35 +145,27 @@ def build_scorecards(
     outdir = scorecard_dir(settings, month)
     result = PublishResult(month)
 
-    reports: dict[str, TeamReport] = {}
-    for tid in wanted:
-        try:
-            reports[tid] = team_report(settings, data, settings.teams[tid], manual)
-        except Exception as exc:  # noqa: BLE001 - one team's failure must not stop the others
-            result.failures[tid] = _error(exc)
-
-    # The overview is one more job, submitted first: it is the longest one.
-    jobs: dict[str, tuple] = {}
-    if overview:
-        try:
-            jobs[OVERVIEW] = (_render_overview, overview_report(settings, data, manual))
-        except Exception as exc:  # noqa: BLE001
-            result.failures[OVERVIEW] = _error(exc)
-    jobs |= {tid: (_render_team, rep, pseudo, high) for tid, rep in reports.items()}
-
-    n_workers = min(workers or default_workers(), max(len(jobs), 1))
+    # Jobs are (name, function, arguments); the overview goes first, being the longest.
+    jobs = ([(OVERVIEW, _overview_job, ())] if overview else []) + [
+        (tid, _team_job, (tid,)) for tid in wanted
+    ]
+    init_args = (settings, data, manual, pseudo, high)
+    n_workers = min(workers or default_workers(), len(jobs))
     rendered: dict[str, tuple[bytes, int]] = {}
     if n_workers <= 1:
-        for name, (fn, *args) in jobs.items():
+        _init(*init_args)
+        for name, fn, args in jobs:
             try:
                 rendered[name] = fn(*args)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - one team's failure must not stop the others
                 result.failures[name] = _error(exc)
     else:
         # spawn, not fork: the parent may hold DuckDB and Dagster threads that fork would copy
         # mid-flight.
-        with ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = {name: pool.submit(fn, *args) for name, (fn, *args) in jobs.items()}
+        with ProcessPoolExecutor(
+            n_workers, mp_context=mp.get_context("spawn"), initializer=_init, initargs=init_args
+        ) as pool:
+            futures = {name: pool.submit(fn, *args) for name, fn, args in jobs}
             for name, fut in futures.items():
                 try:
                     rendered[name] = fut.result()
