@@ -770,7 +770,8 @@ def first_page_png(pdf: bytes, scale: float = 0.9) -> bytes:
 
     doc = pdfium.PdfDocument(pdf)
     try:
-        image = doc[0].render(scale=scale).to_pil()
+        # A 32-colour palette keeps a preview near 10 KB: the UI stores one per team and month.
+        image = doc[0].render(scale=scale).to_pil().convert("RGB").quantize(colors=32)
         buf = io.BytesIO()
         image.save(buf, format="PNG", optimize=True)
         return buf.getvalue()
