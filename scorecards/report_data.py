@@ -209,6 +209,15 @@ def team_report(
     """Cut one team's scorecard out of the month's data and attach its context notes."""
     from scorecards.notes import context_notes
 
+    this_month = data.kpis[data.kpis.period == data.month]
+    if team.id not in set(this_month.team):
+        # A team added to the config after the month's KPIs were computed: say so rather than
+        # print an empty scorecard.
+        raise LookupError(
+            f"no KPI rows for team {team.id!r} in {data.month}: it was probably added to "
+            f"config/teams.yaml after team_kpis was materialized; re-materialize team_kpis for "
+            f"{data.month}"
+        )
     keep = data.kpis.team.isin([team.id, ALL_TEAMS])
     kpis = data.kpis[keep].reset_index(drop=True)
     channels = data.channels[data.channels.team == team.id].drop(columns="team")

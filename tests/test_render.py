@@ -422,3 +422,20 @@ def test_pseudonymised_ids_when_the_config_asks(
     monkeypatch.delenv(tf.churn.id_key_env)
     failed = publish.build_scorecards(pseudo, MONTH, teams=["alpha"], workers=1, overview=False)
     assert tf.churn.id_key_env in failed.failures["alpha"]
+
+
+def test_team_added_after_the_kpis_fails_with_what_to_do(
+    env: Env, published: publish.PublishResult, tmp_path: Path
+) -> None:
+    settings = env.settings()
+    tf = settings.teams_file
+    added = tf.teams[0].model_copy(update={"id": "delta", "name": "Team Delta"})
+    late = dataclasses.replace(
+        settings,
+        data_dir=shutil.copytree(env.data, tmp_path / "data"),
+        teams_file=tf.model_copy(update={"teams": [*tf.teams, added]}),
+    )
+    result = publish.build_scorecards(late, MONTH, workers=1, overview=False)
+    assert set(result.failures) == {"delta"}
+    assert "re-materialize team_kpis for 2026-04" in result.failures["delta"]
+    assert sorted(f.name for f in result.files) == ["alpha", "beta", "gamma"]
