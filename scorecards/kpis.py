@@ -149,10 +149,7 @@ def _churn(
 def _at_risk(con: duckdb.DuckDBPyConnection, month: str) -> pd.DataFrame | None:
     """Scored customers and those in band high per primary team; None when the month has no
     churn-risk scores (not materialized, or too little history to fit a model)."""
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t", {"t": CHURN_RISK_TABLE}
-    ).fetchone()[0]
-    if not exists:
+    if not warehouse.table_exists(con, CHURN_RISK_TABLE):
         return None
     df = con.execute(
         f"""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import math
 import multiprocessing as mp
 import os
 import traceback
@@ -49,12 +48,8 @@ def scorecard_dir(settings: Settings, month: str) -> Path:
 
 def _risk_options(settings: Settings) -> tuple[bool, float]:
     """Whether ids are pseudonymised and where the high band starts (from the churn config)."""
-    churn = getattr(settings.teams_file, "churn", None)
-    if churn is None:
-        return False, math.nan
-    bands = getattr(churn, "bands", None)
-    high = getattr(bands, "high", math.nan) if bands is not None else math.nan
-    return bool(getattr(churn, "pseudonymise_ids", False)), float(high)
+    churn = settings.teams_file.churn
+    return churn.pseudonymise_ids, churn.bands.high
 
 
 # -- worker side ----------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 One `Renderer` per process keeps the compiled templates, the parsed print CSS and WeasyPrint's
 FontConfiguration for every document it renders. It fetches nothing but files under
-reports/templates/ and inline `data:` images it made itself: any other URL (a remote
-stylesheet, file:///etc/passwd) is refused and recorded in `blocked`. Every value from the data
+reports/templates/ and the images it made itself (held in memory): any other URL (a remote
+stylesheet, a data: URL, file:///etc/passwd) is refused and recorded in `blocked`. Every value from the data
 or the notes reaches the HTML through Jinja's autoescape, so it prints as text.
 
 The same inputs give the same bytes: the PDF's creation date is the report date (the last day
@@ -255,7 +255,7 @@ class LocalOnlyFetcher(URLFetcher):
     """
 
     def __init__(self, root: Path = TEMPLATE_DIR) -> None:
-        super().__init__(allowed_protocols={"file", "data"}, allow_redirects=False)
+        super().__init__(allowed_protocols={"file"}, allow_redirects=False)
         self.root = root.resolve()
         self.blocked: list[str] = []
         self.images: dict[str, bytes] = {}
@@ -267,10 +267,7 @@ class LocalOnlyFetcher(URLFetcher):
         return f"{GENERATED}/{name}"
 
     def fetch(self, url: str, headers: object = None) -> URLFetcherResponse:
-        scheme = url.split(":", 1)[0].lower()
-        if scheme == "data":
-            return super().fetch(url, headers)
-        if scheme == "file":
+        if url.split(":", 1)[0].lower() == "file":
             path = Path(url2pathname(urlparse(url).path)).resolve()
             if path.parent == self.root / GENERATED and path.name in self.images:
                 return URLFetcherResponse(
@@ -485,12 +482,7 @@ class Renderer:
                 cells.append(
                     {
                         "spark": self.fetcher.add_image(svg),
-                        "alt": f"{names.get(tid, tid)}, {fmt.kpi_label(k, loc)}: "
-                        + "; ".join(
-                            f"{fmt.month_name(m, loc, short=True)} {fmt.kpi_value(k, x, loc)}"
-                            for m, x in zip(o.months, v, strict=True)
-                            if math.isfinite(x)
-                        ),
+                        "alt": _series_text(names.get(tid, tid), k, o.months, v, loc),
                         "last": fmt.kpi_value(k, last, loc),
                     }
                 )
@@ -560,19 +552,9 @@ class Renderer:
             "n": _n_text(n, loc),
             "low_sample": bool(n < LOW_SAMPLE_N),
             "spark": self.fetcher.add_image(charts.sparkline_svg(hist)),
-            "spark_alt": self._series_alt(r, kpi, hist),
+            "spark_alt": _series_text(r.team_name, kpi, r.months, hist, r.locale),
             "better": _better_text(kpi, loc),
         }
-
-    def _series_alt(self, r: TeamReport, kpi: str, values: np.ndarray) -> str:
-        loc = r.locale
-        parts = [
-            f"{fmt.month_name(m, loc, short=True)} {fmt.kpi_value(kpi, v, loc)}"
-            for m, v in zip(r.months, values, strict=True)
-            if math.isfinite(v)
-        ]
-        head = f"{fmt.kpi_label(kpi, loc)}, 13 " + ("Monate" if loc == "de" else "months")
-        return head + ": " + ("; ".join(parts) if parts else fmt.NO_DATA[loc])
 
     def _kpi_rows(self, r: TeamReport) -> list[dict]:
         loc, t = r.locale, T[r.locale]
@@ -663,7 +645,9 @@ class Renderer:
         )
         trend = r.series("at_risk_share").value.to_numpy(dtype=float)
         out["share_spark"] = self.fetcher.add_image(charts.sparkline_svg(trend))
-        out["share_spark_alt"] = self._series_alt(r, "at_risk_share", trend)
+        out["share_spark_alt"] = _series_text(
+            r.team_name, "at_risk_share", r.months, trend, r.locale
+        )
         out["share_detail"] = (
             t["risk_share_detail"].format(n=fmt.count(_f(share.n), loc))
             if share is not None
@@ -744,6 +728,16 @@ class Renderer:
             inputs=inputs,
             fingerprint=r.fingerprint(),
         )
+
+
+def _series_text(who: str, kpi: str, months: Sequence[str], values: np.ndarray, locale: str) -> str:
+    """Alt text of a trend line: whose KPI it is and every month's value."""
+    parts = [
+        f"{fmt.month_name(m, locale, short=True)} {fmt.kpi_value(kpi, v, locale)}"
+        for m, v in zip(months, values, strict=True)
+        if math.isfinite(v)
+    ]
+    return f"{who}, {fmt.kpi_label(kpi, locale)}: " + ("; ".join(parts) or fmt.NO_DATA[locale])
 
 
 def _halves(items: list[dict]) -> list[list[dict]]:

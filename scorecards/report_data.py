@@ -13,14 +13,15 @@ import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
 
 from scorecards import warehouse
+from scorecards.churn import display_ids
 from scorecards.contract import CHANNELS
-from scorecards.kpi_catalog import ALL_TEAMS, KPI_BY_ID
+from scorecards.kpi_catalog import ALL_TEAMS
+from scorecards.notes import Note, context_notes
 from scorecards.periods import month_range, parse_month, shift_month
 from scorecards.settings import Settings, TeamConfig
 
@@ -82,23 +83,13 @@ class TeamReport:
         return hashlib.sha256(csv).hexdigest()[:16]
 
 
-def report_date(month: str, tz: str) -> dt.date:
-    """The date a month's report carries: the last day of the month in the configured zone.
+def report_date(month: str) -> dt.date:
+    """The date a month's report carries: the month's last day.
 
     A fixed function of the period, never the wall clock, so the same inputs give the same
     bytes on every re-run.
     """
-    nxt = parse_month(shift_month(month, 1))
-    end = dt.datetime(nxt.year, nxt.month, 1, tzinfo=ZoneInfo(tz)) - dt.timedelta(days=1)
-    return end.date()
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(
-        con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()[
-            0
-        ]
-    )
+    return parse_month(shift_month(month, 1)) - dt.timedelta(days=1)
 
 
 def _times(con: duckdb.DuckDBPyConnection, months: Sequence[str], tz: str) -> pd.DataFrame:
@@ -121,15 +112,13 @@ def _times(con: duckdb.DuckDBPyConnection, months: Sequence[str], tz: str) -> pd
                quantile_cont(v, 0.5) AS res_median, quantile_cont(v, 0.9) AS res_p90
         FROM (SELECT strftime(timezone($tz, resolved_at), '%Y-%m') AS rperiod, team,
                      (epoch_us(resolved_at) - epoch_us(created_at)) / 3.6e9 AS v
-              FROM tickets WHERE resolved_at IS NOT NULL
-                AND period >= $first AND period <= $last)
+              FROM tickets WHERE resolved_at IS NOT NULL AND period <= $last)
         WHERE rperiod IN (SELECT unnest($months))
         GROUP BY GROUPING SETS ((rperiod, team), (rperiod))
         """,
         {
             "months": list(months),
             "tz": tz,
-            "first": shift_month(months[0], -12),
             "last": months[-1],
         },
     ).df()
@@ -165,7 +154,7 @@ def load_month(settings: Settings, month: str) -> MonthData:
             [month],
         ).df()
         churn = None
-        if _table_exists(con, "customer_churn_risk"):
+        if warehouse.table_exists(con, "customer_churn_risk"):
             churn = con.execute(
                 "SELECT * FROM customer_churn_risk WHERE period = ? ORDER BY score DESC, customer_id",
                 [month],
@@ -186,15 +175,13 @@ def load_month(settings: Settings, month: str) -> MonthData:
         ingest=ingest,
         reasons=reasons,
         churn=churn,
-        report_date=report_date(month, settings.timezone),
+        report_date=report_date(month),
     )
 
 
 def _at_risk(settings: Settings, churn: pd.DataFrame | None, team: str) -> pd.DataFrame | None:
     if churn is None:
         return None
-    from scorecards.churn import display_ids  # the churn room owns pseudonymisation
-
     top = churn[(churn.team == team) & (churn.band == "high")].head(TOP_AT_RISK).copy()
     top["display_id"] = display_ids(settings, top.customer_id).to_numpy()
     return top.drop(columns=["customer_id"]).reset_index(drop=True)
@@ -207,8 +194,6 @@ def team_report(
     manual_notes: Mapping[str, Sequence[str]] | None = None,
 ) -> TeamReport:
     """Cut one team's scorecard out of the month's data and attach its context notes."""
-    from scorecards.notes import context_notes
-
     this_month = data.kpis[data.kpis.period == data.month]
     if team.id not in set(this_month.team):
         # A team added to the config after the month's KPIs were computed: say so rather than
@@ -270,14 +255,6 @@ def channel_matrix(channels: pd.DataFrame, months: Sequence[str]) -> pd.DataFram
     return m.reindex(index=list(months), columns=cols).fillna(0)
 
 
-def is_value(x: object) -> bool:
-    return x is not None and not (isinstance(x, float) and math.isnan(x)) and not pd.isna(x)
-
-
-def better_direction(kpi: str) -> str:
-    return KPI_BY_ID[kpi].better if kpi in KPI_BY_ID else "none"
-
-
 @dataclass(frozen=True)
 class OverviewReport:
     """All teams side by side for the head of service, and the company figures."""
@@ -296,15 +273,13 @@ class OverviewReport:
         df = self.kpis
         hit = df[(df.team == team) & (df.kpi == kpi) & (df.period == (month or self.month))]
         return (
-            float(hit[column].iloc[0]) if len(hit) and is_value(hit[column].iloc[0]) else math.nan
+            float(hit[column].iloc[0]) if len(hit) and pd.notna(hit[column].iloc[0]) else math.nan
         )
 
 
 def overview_report(
     settings: Settings, data: MonthData, manual_notes: Mapping[str, Sequence[str]] | None = None
 ) -> OverviewReport:
-    from scorecards.notes import Note
-
     teams = [(t.id, t.name) for t in settings.teams_file.teams]
     cfg = settings.teams_file.overview
     keep = data.kpis.team.isin([ALL_TEAMS, *(tid for tid, _ in teams)])

@@ -133,6 +133,12 @@ def replace_months(
     )
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether a table exists: tables written by later stages are absent until they first run."""
+    got = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name])
+    return bool(got.fetchone()[0])
+
+
 def loaded_months(con: duckdb.DuckDBPyConnection, dataset: str) -> set[str]:
     rows = con.execute("SELECT period FROM ingest_months WHERE dataset = ?", [dataset]).fetchall()
     return {r[0] for r in rows}

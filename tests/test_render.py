@@ -335,13 +335,15 @@ def test_fetcher_refuses_everything_outside_the_templates(http_server: str, tmp_
     html = (
         f'<html><head><link rel="stylesheet" href="{http_server}/remote.css"></head><body>'
         '<img src="file:///etc/passwd"><img src="../../pyproject.toml">'
-        '<img src="fonts/Inter-Regular.otf"><p>x</p></body></html>'
+        '<img src="fonts/Inter-Regular.otf"><img src="data:image/svg+xml;base64,PHN2Zy8+">'
+        "<p>x</p></body></html>"
     )
     renderer._pdf(html, pd.Timestamp("2026-04-30").date())
     blocked = renderer.fetcher.blocked
     assert any("remote.css" in u for u in blocked)
     assert any(u.endswith("/etc/passwd") for u in blocked)
     assert any(u.endswith("pyproject.toml") for u in blocked)
+    assert any(u.startswith("data:") for u in blocked)
     assert not any("Inter-Regular" in u for u in blocked)
     assert _Recorder.hits == []
     assert isinstance(renderer.fetcher, LocalOnlyFetcher)
