@@ -7,6 +7,7 @@ for every month in one run, recorded in $DAGSTER_HOME so the UI shows it.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import dagster as dg
@@ -14,6 +15,7 @@ import pandas as pd
 
 from pipelines.definitions import build_definitions
 from scorecards.contract import TICKETS
+from scorecards.delivery import outbox_dir
 from scorecards.kpis import markdown_preview
 from scorecards.landing import list_landing_files
 from scorecards.publish import scorecard_dir
@@ -51,8 +53,10 @@ def run(
         ),
     ]
     if scorecards:
-        # PDFs for the latest month only: older months are a backfill away in the UI.
-        steps.append((["team_scorecards"], {"dagster/partition": last}))
+        # PDFs and e-mails for the latest month only: older months are a backfill away in the
+        # UI. The e-mails go to the file outbox unless SMTP_HOST is set, and the ledger makes a
+        # second `make demo` send nothing new.
+        steps.append((["team_scorecards", "scorecard_emails"], {"dagster/partition": last}))
     for selection, tags in steps:
         result = dg.materialize(
             assets,
@@ -72,7 +76,7 @@ def run(
             return False
     print(f"materialized {', '.join(['customers', *PARTITIONED])} for {first}...{last}")
     if scorecards:
-        print(f"rendered the scorecards for {last}")
+        print(f"rendered and e-mailed the scorecards for {last}")
     return True
 
 
@@ -85,6 +89,13 @@ def _print_outputs(settings: Settings, last: str) -> None:
     print(f"  churn risk     {settings.out_dir / last / 'churn_risk.csv'}  (docs/churn-risk.md)")
     print(f"  quarantine     {settings.quarantine_dir}")
     print(f"  scorecards     {scorecard_dir(settings, last)}  (one PDF per team and overview.pdf)")
+    if os.environ.get("SMTP_HOST"):
+        print(f"  e-mail         sent through {os.environ['SMTP_HOST']} (ledger: delivery_ledger)")
+    else:
+        print(
+            f"  e-mail         {outbox_dir(settings, last)}  (.eml files; set SMTP_HOST to send, "
+            "docs/delivery.md)"
+        )
     print("  Dagster UI     make ui  (http://127.0.0.1:3000)")
     csv = settings.out_dir / last / "team_kpis.csv"
     if csv.exists():

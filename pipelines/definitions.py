@@ -7,11 +7,14 @@ import warnings
 import dagster as dg
 
 from assets.churn import build_churn_assets
+from assets.delivery import build_delivery_assets
 from assets.ingest import build_ingest_assets
 from assets.kpis import build_kpi_assets
 from assets.scorecards import build_scorecard_assets
 from pipelines.partitions import first_month, monthly_partitions
-from pipelines.resources import ScorecardsConfig
+from pipelines.resources import MailResource, ScorecardsConfig
+from pipelines.schedules import monthly_job, monthly_schedule
+from pipelines.sensors import alert_admins_on_run_failure
 from scorecards.settings import Settings, load_settings
 
 # Single-run backfills are a deliberate choice (one transaction per backfill range); Dagster
@@ -19,7 +22,9 @@ from scorecards.settings import Settings, load_settings
 warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
 
 
-def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+def build_definitions(
+    settings: Settings | None = None, mail: MailResource | None = None
+) -> dg.Definitions:
     settings = settings or load_settings()
     partitions = monthly_partitions(settings)
     first = first_month(settings)
@@ -31,12 +36,18 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     names = {key.to_user_string() for a in assets for key in a.keys}
     upstream = [n for n in ("team_kpis", "customer_churn_risk") if n in names]
     assets += build_scorecard_assets(partitions, upstream)
+    assets += build_delivery_assets(partitions)
+    job = monthly_job()
     return dg.Definitions(
         assets=assets,
+        jobs=[job],
+        schedules=[monthly_schedule(job, settings)],
+        sensors=[alert_admins_on_run_failure],
         resources={
             "scorecards": ScorecardsConfig(
                 data_dir=str(settings.data_dir), config_dir=str(settings.config_dir)
-            )
+            ),
+            "mail": mail or MailResource.from_env(),
         },
         # Steps share one DuckDB file, which takes one writer at a time; one process per run
         # avoids lock waits and the start-up cost of a process per step.

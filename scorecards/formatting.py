@@ -92,6 +92,31 @@ def kpi_delta(kpi_id: str, delta: float | None, locale: str) -> str:
     )
 
 
+_JUDGEMENT: dict[str, dict[str, str]] = {
+    "de": {"better": "besser", "worse": "schlechter", "unchanged": "unverändert"},
+    "en": {"better": "better", "worse": "worse", "unchanged": "unchanged"},
+}
+
+
+def change(kpi_id: str, cur: float | None, ref: float | None, locale: str, label: str = "") -> dict:
+    """A KPI's change against a reference value: arrow, signed change and whether it is better.
+
+    "Unchanged" means unchanged at the digits shown, so the arrow never contradicts the text.
+    Used by the scorecard tiles and tables and by the e-mail summary, so both say the same.
+    """
+    if is_missing(cur) or is_missing(ref) or not (math.isfinite(cur) and math.isfinite(ref)):
+        return {"arrow": "", "text": NO_DATA[locale], "label": label, "judgement": ""}
+    words = _JUDGEMENT[locale]
+    d = cur - ref
+    shown = kpi_delta(kpi_id, d, locale)
+    if round(d, digits_for(KPI_BY_ID[kpi_id], d)) == 0:
+        return {"arrow": "►", "text": shown, "label": label, "judgement": words["unchanged"]}
+    better = KPI_BY_ID[kpi_id].better
+    good = (d > 0) if better == "higher" else (d < 0) if better == "lower" else None
+    judgement = "" if good is None else (words["better"] if good else words["worse"])
+    return {"arrow": "▲" if d > 0 else "▼", "text": shown, "label": label, "judgement": judgement}
+
+
 def percent_change(rel: float | None, locale: str, digits: int = 0) -> str:
     """A relative change given as a fraction (0.35 → "+35 %" in de, "+35%" in en)."""
     if is_missing(rel):

@@ -28,6 +28,21 @@ from scorecards.validation import QUARANTINED, ValidationResult, quarantine_fram
 log = logging.getLogger(__name__)
 
 
+def quarantined_share(rows_read: int, quarantined: int, undated: int) -> float:
+    """Quarantined share of a month's rows; undated rows count against every month, since any of
+    them might belong to it."""
+    read, bad = rows_read + undated, quarantined + undated
+    return bad / read if read else 0.0
+
+
+def reaches_month_end(latest: datetime | None, month: str, tz: str) -> bool:
+    """True when the data reaches the month's last day: something was recorded on it or later."""
+    if latest is None:
+        return False
+    _, end = month_bounds(month, tz)
+    return latest >= days_before(shift_month(month, 1), 1, tz) or latest >= end
+
+
 @dataclass
 class IngestReport:
     """What one dataset's ingest did, for asset metadata, checks and tests."""
@@ -44,19 +59,11 @@ class IngestReport:
     latest: datetime | None = None
 
     def quarantined_share(self, month: str) -> float:
-        """Quarantined share of a month's rows; undated rows count against every month, since
-        any of them might belong to it."""
         row = self.month_stats[self.month_stats.period == month]
-        read = int(row.rows_read.sum()) + self.undated
-        bad = int(row.quarantined.sum()) + self.undated
-        return bad / read if read else 0.0
+        return quarantined_share(int(row.rows_read.sum()), int(row.quarantined.sum()), self.undated)
 
     def month_complete(self, month: str, tz: str) -> bool:
-        """True when the data reaches the month's last day: something was recorded on it or later."""
-        if self.latest is None:
-            return False
-        _, end = month_bounds(month, tz)
-        return self.latest >= days_before(shift_month(month, 1), 1, tz) or self.latest >= end
+        return reaches_month_end(self.latest, month, tz)
 
     def totals(self) -> dict[str, int]:
         s = self.files[["rows_read", "accepted", "quarantined", "duplicates_dropped"]].sum()
@@ -118,7 +125,11 @@ def _record(con: duckdb.DuckDBPyConnection, report: IngestReport, months: Sequen
         "DELETE FROM ingest_months WHERE dataset = ? AND period IN (SELECT unnest(?))",
         [ds, list(months)],
     )
-    stats = report.month_stats.assign(dataset=ds, undated=report.undated)
+    # The newest landing record is kept with each month: the delivery gate reads it later to tell
+    # whether the month was complete when it was loaded.
+    stats = report.month_stats.assign(
+        dataset=ds, undated=report.undated, landing_latest=pd.Timestamp(report.latest)
+    )
     con.register("_stats", stats)
     con.execute("INSERT INTO ingest_months BY NAME SELECT * FROM _stats")
     con.unregister("_stats")

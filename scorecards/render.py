@@ -95,9 +95,6 @@ T: dict[str, dict[str, str]] = {
         "better_none": "ohne Wertung",
         "vs_prev": "Vormonat",
         "vs_yoy": "Vorjahr",
-        "better": "besser",
-        "worse": "schlechter",
-        "unchanged": "unverändert",
         "no_target": "kein Ziel",
         "target_is": "Ziel {v}",
         "n_is": "n = {n}",
@@ -192,9 +189,6 @@ T: dict[str, dict[str, str]] = {
         "better_none": "not judged",
         "vs_prev": "Last month",
         "vs_yoy": "Last year",
-        "better": "better",
-        "worse": "worse",
-        "unchanged": "unchanged",
         "no_target": "no target",
         "target_is": "Target {v}",
         "n_is": "n = {n}",
@@ -294,21 +288,6 @@ def _f(x: object) -> float:
 class Rendered:
     pdf: bytes
     pages: int
-
-
-def _delta(kpi: str, cur: float, ref: float, locale: str, label: str) -> dict:
-    t = T[locale]
-    if not (math.isfinite(cur) and math.isfinite(ref)):
-        return {"arrow": "", "text": fmt.NO_DATA[locale], "label": label, "judgement": ""}
-    d = cur - ref
-    shown = fmt.kpi_delta(kpi, d, locale)
-    digits = fmt.digits_for(KPI_BY_ID[kpi], d)
-    if round(d, digits) == 0:
-        return {"arrow": "►", "text": shown, "label": label, "judgement": t["unchanged"]}
-    better = KPI_BY_ID[kpi].better
-    good = (d > 0) if better == "higher" else (d < 0) if better == "lower" else None
-    judgement = "" if good is None else (t["better"] if good else t["worse"])
-    return {"arrow": "▲" if d > 0 else "▼", "text": shown, "label": label, "judgement": judgement}
 
 
 def _better_text(kpi: str, locale: str) -> str:
@@ -412,7 +391,7 @@ class Renderer:
             for k in o.columns:
                 v, prev = o.value(tid, k), o.value(tid, k, "prev_value")
                 target, n = o.value(tid, k, "target"), o.value(tid, k, "n")
-                d = _cell_delta(_delta(k, v, prev, loc, ""))
+                d = _cell_delta(fmt.change(k, v, prev, loc, ""))
                 cells.append(
                     {
                         "value": fmt.kpi_value(k, v, loc),
@@ -547,8 +526,8 @@ class Renderer:
             "target": t["target_is"].format(v=fmt.kpi_value(kpi, target, loc))
             if math.isfinite(target)
             else t["no_target"],
-            "prev": _delta(kpi, value, _f(row.prev_value), loc, t["vs_prev"]),
-            "yoy": _delta(kpi, value, _f(row.yoy_value), loc, t["vs_yoy"]),
+            "prev": fmt.change(kpi, value, _f(row.prev_value), loc, t["vs_prev"]),
+            "yoy": fmt.change(kpi, value, _f(row.yoy_value), loc, t["vs_yoy"]),
             "n": _n_text(n, loc),
             "low_sample": bool(n < LOW_SAMPLE_N),
             "spark": self.fetcher.add_image(charts.sparkline_svg(hist)),
@@ -566,8 +545,8 @@ class Renderer:
             lo, hi, n = _f(row.ci_low), _f(row.ci_high), _f(row.n)
             sig = row.change_significant
             low = bool(n < LOW_SAMPLE_N)
-            pd_ = _delta(kpi, value, prev, loc, "")
-            yd = _delta(kpi, value, _f(row.yoy_value), loc, "")
+            pd_ = fmt.change(kpi, value, prev, loc, "")
+            yd = fmt.change(kpi, value, _f(row.yoy_value), loc, "")
             alt = (
                 f"{fmt.kpi_label(kpi, loc)}: {fmt.kpi_value(kpi, value, loc)}"
                 + (f", {t['ci']} {fmt.interval(kpi, lo, hi, loc)}" if math.isfinite(lo) else "")

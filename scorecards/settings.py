@@ -145,6 +145,38 @@ class ChurnConfig(_Strict):
         return self
 
 
+class ScheduleConfig(_Strict):
+    """When the monthly run starts, in the partitions' time zone (the previous month is sent)."""
+
+    day_of_month: int = Field(default=2, ge=1, le=28)
+    hour: int = Field(default=7, ge=0, le=23)
+    minute: int = Field(default=0, ge=0, le=59)
+    # false: the schedule is defined but starts stopped (turn it on in the UI)
+    enabled: bool = True
+
+    @property
+    def cron(self) -> str:
+        return f"{self.minute} {self.hour} {self.day_of_month} * *"
+
+
+class DeliveryConfig(_Strict):
+    """E-mail delivery (scorecards/delivery.py): who gets alerts, when and how hard to retry."""
+
+    # get the gate alerts and the run-failure alerts
+    admins: list[str] = Field(default_factory=list)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    # SMTP attempts per message for transient errors (4xx, dropped connection, timeout)
+    max_attempts: int = Field(default=4, ge=1, le=10)
+    # wait before the 2nd attempt; doubled for each further attempt, at most max_backoff_seconds
+    backoff_seconds: float = Field(default=2.0, ge=0, le=300)
+    max_backoff_seconds: float = Field(default=30.0, ge=0, le=600)
+
+    @field_validator("admins")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        return TeamConfig._valid_addresses(v)
+
+
 class TeamsFile(_Strict):
     timezone: str = "Europe/Berlin"
     first_month: str | None = None
@@ -153,6 +185,7 @@ class TeamsFile(_Strict):
     overview: OverviewConfig = Field(default_factory=OverviewConfig)
     teams: list[TeamConfig] = Field(default_factory=list)
     churn: ChurnConfig = Field(default_factory=ChurnConfig)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
 
     @field_validator("timezone")
     @classmethod

@@ -55,6 +55,12 @@ _DDL = [
         period VARCHAR, team VARCHAR, kpi VARCHAR, value DOUBLE, n BIGINT,
         ci_low DOUBLE, ci_high DOUBLE, low_sample BOOLEAN, prev_value DOUBLE,
         yoy_value DOUBLE, target DOUBLE, change_significant BOOLEAN)""",
+    # One row per (month, team, recipient, PDF version): scorecards/delivery.py.
+    """CREATE TABLE IF NOT EXISTS delivery_ledger (
+        period VARCHAR, team VARCHAR, recipient VARCHAR, pdf_sha256 VARCHAR, status VARCHAR,
+        message_id VARCHAR, attempts INTEGER, updated_at TIMESTAMPTZ, sent_at TIMESTAMPTZ,
+        run_id VARCHAR, error VARCHAR,
+        PRIMARY KEY (period, team, recipient, pdf_sha256))""",
 ]
 
 
@@ -72,6 +78,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(_dataset_ddl(ds))
     for ddl in _DDL:
         con.execute(ddl)
+    # Columns added after a table's first release, so older warehouses gain them in place.
+    con.execute("ALTER TABLE ingest_months ADD COLUMN IF NOT EXISTS landing_latest TIMESTAMPTZ")
 
 
 @contextlib.contextmanager

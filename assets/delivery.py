@@ -1,0 +1,153 @@
+"""The e-mail step: the month's scorecards to their recipients, once, behind the delivery gate."""
+
+import dagster as dg
+
+from pipelines.resources import MailResource, ScorecardsConfig
+from scorecards.delivery import (
+    ALREADY_SENT,
+    HELD,
+    SENT,
+    DeliveryReport,
+    deliver,
+    outbox_dir,
+    send_alert,
+)
+from scorecards.gate import evaluate_gate
+
+GROUP = "scorecards"
+# A backfill sends nothing unless its run carries this tag (or the asset's config asks).
+SEND_TAG = "scorecards/send_email"
+BACKFILL_TAG = "dagster/backfill"
+RANGE_TAG = "dagster/asset_partition_range_start"
+# Marks a failure whose admin alert was already sent, so the run-failure sensor does not repeat it.
+ALERTED = "admin_alert_sent"
+
+
+class EmailConfig(dg.Config):
+    send_in_backfill: bool = False
+    """Send even though the run is part of a backfill (same as the run tag scorecards/send_email=true)."""
+    resend: list[str] = []
+    """Team ids ('overview' for the overview, '*' for all) whose current scorecard is sent to
+    every recipient who has not received this exact version: corrected scorecards held back after
+    an earlier send, and deliveries left in doubt by a crashed run."""
+
+
+def _md(report: DeliveryReport) -> str:
+    df = report.table()
+    if df.empty:
+        return "_nothing to send_"
+    lines = ["| team | recipient | status | attempts | PDF | error |", "|---|---|---|---:|---|---|"]
+    for r in df.itertuples(index=False):
+        error = str(r.error).replace("|", "/")
+        lines.append(
+            f"| {r.team} | {r.recipient} | {r.status} | {r.attempts} | `{r.pdf_sha256}` | {error} |"
+        )
+    return "\n".join(lines)
+
+
+def is_backfill(tags: dict[str, str], partition_keys: list[str]) -> bool:
+    """Runs launched by a backfill, and runs over a range of months (a single-run backfill or
+    `dagster asset materialize --partition-range`)."""
+    return BACKFILL_TAG in tags or RANGE_TAG in tags or len(partition_keys) > 1
+
+
+def build_delivery_assets(
+    partitions_def: dg.TimeWindowPartitionsDefinition,
+) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        name="scorecard_emails",
+        group_name=GROUP,
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=["team_scorecards"],
+        output_required=False,
+        description="Each team's scorecard to its recipients and the overview to the overview "
+        "recipients, recorded in the delivery_ledger table: a re-run sends nothing twice. Sends "
+        "only if the delivery gate passes (else the admins get an alert). Backfills send nothing "
+        f"unless tagged {SEND_TAG}=true; a month without e-mail stays unmaterialized here.",
+    )
+    def scorecard_emails(
+        context: dg.AssetExecutionContext,
+        config: EmailConfig,
+        scorecards: ScorecardsConfig,
+        mail: MailResource,
+    ):
+        settings = scorecards.settings()
+        months = list(context.partition_keys)
+        tags = dict(context.run.tags)
+        asked = config.send_in_backfill or tags.get(SEND_TAG, "").lower() == "true"
+        if is_backfill(tags, months) and not asked:
+            context.log.info(
+                f"backfill of {', '.join(months)}: no e-mail sent (tag the run {SEND_TAG}=true "
+                "or set send_in_backfill to send)"
+            )
+            return
+        sender = mail.sender_for(settings)
+        reports: list[DeliveryReport] = []
+        for month in months:
+            gate = evaluate_gate(settings, month)
+            for check in gate.checks:
+                context.log.info(f"gate {month} {check.name}: {check.passed} - {check.detail}")
+            if not gate.passed:
+                lines = [f"Nothing was sent for {month}: the delivery gate failed.", ""]
+                lines += [f"- {c.name}: {c.detail}" for c in gate.failed]
+                lines += ["", f"Dagster run: {context.run.run_id}"]
+                error = send_alert(
+                    settings,
+                    mail.transport(outbox_dir(settings, month)),
+                    sender,
+                    f"Scorecards for {month} not sent: {', '.join(c.name for c in gate.failed)}",
+                    lines,
+                )
+                if error:
+                    context.log.error(f"the admin alert could not be sent: {error}")
+                raise dg.Failure(
+                    description=f"delivery gate failed for {month}; nobody was sent a scorecard: "
+                    + "; ".join(f"{c.name}: {c.detail}" for c in gate.failed),
+                    metadata={ALERTED: error is None},
+                )
+            report = deliver(
+                settings,
+                month,
+                mail.transport(outbox_dir(settings, month)),
+                sender,
+                resend=config.resend,
+                run_id=context.run.run_id,
+            )
+            for o in report.outcomes:
+                if o.failed:
+                    context.log.error(
+                        f"{month} {o.delivery.team} → {o.delivery.recipient}: {o.error}"
+                    )
+                elif o.status == HELD:
+                    context.log.warning(
+                        f"{month} {o.delivery.team} → {o.delivery.recipient}: {o.error}"
+                    )
+            reports.append(report)
+
+        last = reports[-1]
+        metadata = {
+            "transport": dg.MetadataValue.text(last.transport),
+            "sent": dg.MetadataValue.int(sum(r.count(SENT) for r in reports)),
+            "already_sent": dg.MetadataValue.int(sum(r.count(ALREADY_SENT) for r in reports)),
+            "held_changed_after_send": dg.MetadataValue.int(sum(r.count(HELD) for r in reports)),
+            "failed": dg.MetadataValue.int(sum(len(r.failures) for r in reports)),
+            "teams_without_recipients": dg.MetadataValue.text(
+                ", ".join(last.no_recipients) or "none"
+            ),
+            "deliveries": dg.MetadataValue.md(_md(last)),
+        }
+        # Recorded even when some failed: the UI then shows who did get the scorecard.
+        yield dg.MaterializeResult(metadata=metadata)
+        failures = [(r.month, o) for r in reports for o in r.failures]
+        if failures:
+            # Everyone else was tried; the ledger has every outcome, and a re-run retries these.
+            raise dg.Failure(
+                description=f"{len(failures)} delivery(ies) failed: "
+                + "; ".join(
+                    f"{m} {o.delivery.team} → {o.delivery.recipient}: {o.error}"
+                    for m, o in failures
+                ),
+            )
+
+    return [scorecard_emails]

@@ -1,0 +1,175 @@
+"""A real SMTP server on 127.0.0.1 (aiosmtpd) for the delivery tests and the mail benchmark.
+
+It records every message it accepts, and can misbehave on purpose, per recipient address:
+- `reject`: 550 at RCPT, every time (a permanent failure);
+- `busy_once`: 451 at RCPT the first time, accepted afterwards (a transient one);
+- `drop_once`: closes the connection in the middle of the DATA phase, once;
+- `hang`: stops answering in the DATA phase (the client's timeout must fire); nothing is kept.
+With `tls=True` it offers STARTTLS with a throwaway CA's certificate and requires it and AUTH
+(user and password as given) before mail is accepted.
+
+Not used by the pipeline itself; aiosmtpd and trustme are development dependencies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+FAULTS = ("reject", "busy_once", "drop_once", "hang")
+
+
+@dataclass(frozen=True)
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    def message(self) -> EmailMessage:
+        return BytesParser(policy=policy.default).parsebytes(self.data)  # type: ignore[return-value]
+
+
+@dataclass
+class _Handler:
+    faults: dict[str, str] = field(default_factory=dict)
+    hang_seconds: float = 5.0
+    messages: list[Received] = field(default_factory=list)
+    sessions: set[int] = field(default_factory=set)
+    refusals: list[tuple[str, int]] = field(default_factory=list)
+    _done: set[tuple[str, str]] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _once(self, fault: str, address: str) -> bool:
+        key = (fault, address)
+        if key in self._done:
+            return False
+        self._done.add(key)
+        return True
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201, N802
+        fault = self.faults.get(address)
+        if fault == "reject":
+            self.refusals.append((address, 550))
+            return "550 5.1.1 <" + address + ">: mailbox unavailable"
+        if fault == "busy_once" and self._once(fault, address):
+            self.refusals.append((address, 451))
+            return "451 4.3.2 busy, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        for rcpt in envelope.rcpt_tos:
+            fault = self.faults.get(rcpt)
+            if fault == "drop_once" and self._once(fault, rcpt):
+                server.transport.abort()
+                return "421 4.4.2 connection dropped"
+            if fault == "hang":
+                await asyncio.sleep(self.hang_seconds)
+                return "451 4.4.2 too late"
+        with self.lock:
+            self.sessions.add(id(session))
+            self.messages.append(
+                Received(
+                    envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content)
+                )
+            )
+        return "250 2.0.0 accepted"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalSmtpServer:
+    """`with LocalSmtpServer(...) as srv:` a running server; `srv.port`, `srv.messages`."""
+
+    def __init__(
+        self,
+        tls: bool = False,
+        user: str = "scorecards",
+        password: str = "s3cret-Pa55",
+        hang_seconds: float = 5.0,
+    ) -> None:
+        self.tls = tls
+        self.user, self.password = user, password
+        self.handler = _Handler(hang_seconds=hang_seconds)
+        self._tmp = tempfile.TemporaryDirectory(prefix="local-smtp-")
+        self.ca_file: str | None = None
+        self.port = 0
+        self._controller: Controller | None = None
+
+    @property
+    def messages(self) -> list[Received]:
+        return self.handler.messages
+
+    @property
+    def sessions(self) -> int:
+        """SMTP sessions that delivered at least one message."""
+        return len(self.handler.sessions)
+
+    def fault(self, address: str, kind: str) -> None:
+        if kind not in FAULTS:
+            raise ValueError(f"fault must be one of {FAULTS}")
+        self.handler.faults[address] = kind
+
+    def _auth(self, server, session, envelope, mechanism, auth_data) -> AuthResult:  # noqa: ANN001
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login.decode() == self.user
+            and auth_data.password.decode() == self.password
+        )
+        return AuthResult(success=ok, handled=False)
+
+    def start(self) -> LocalSmtpServer:
+        # aiosmtpd warns about its own deprecated Session.login_data on every AUTH
+        logging.getLogger("mail.log").setLevel(logging.ERROR)
+        kwargs: dict = {}
+        if self.tls:
+            import trustme
+
+            ca = trustme.CA()
+            cert = ca.issue_cert("127.0.0.1", "localhost")
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            cert.configure_cert(ctx)
+            ca_path = Path(self._tmp.name) / "ca.pem"
+            ca.cert_pem.write_to_path(str(ca_path))
+            self.ca_file = str(ca_path)
+            kwargs = {
+                "tls_context": ctx,
+                "require_starttls": True,
+                "auth_required": True,
+                "auth_require_tls": True,
+                "authenticator": self._auth,
+            }
+        self.port = _free_port()
+        self._controller = Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, ready_timeout=10, **kwargs
+        )
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+        self._tmp.cleanup()
+
+    def __enter__(self) -> LocalSmtpServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
