@@ -6,7 +6,8 @@ It records every message it accepts, and can misbehave on purpose, per recipient
 - `drop_once`: closes the connection in the middle of the DATA phase, once;
 - `hang`: stops answering in the DATA phase (the client's timeout must fire); nothing is kept.
 With `tls=True` it offers STARTTLS with a throwaway CA's certificate and requires it and AUTH
-(user and password as given) before mail is accepted.
+(user and password as given) before mail is accepted; with `tls="implicit"` the whole session is
+TLS from the first byte (SMTP_SECURITY=ssl, port 465 style), AUTH required as well.
 
 Not used by the pipeline itself; aiosmtpd and trustme are development dependencies.
 """
@@ -99,7 +100,7 @@ class LocalSmtpServer:
 
     def __init__(
         self,
-        tls: bool = False,
+        tls: bool | str = False,
         user: str = "scorecards",
         password: str = "s3cret-Pa55",
         hang_seconds: float = 5.0,
@@ -148,13 +149,12 @@ class LocalSmtpServer:
             ca_path = Path(self._tmp.name) / "ca.pem"
             ca.cert_pem.write_to_path(str(ca_path))
             self.ca_file = str(ca_path)
-            kwargs = {
-                "tls_context": ctx,
-                "require_starttls": True,
-                "auth_required": True,
-                "auth_require_tls": True,
-                "authenticator": self._auth,
-            }
+            kwargs = {"auth_required": True, "authenticator": self._auth}
+            if self.tls == "implicit":
+                # aiosmtpd does not count an implicit-TLS session as TLS for AUTH; it is one.
+                kwargs |= {"ssl_context": ctx, "auth_require_tls": False}
+            else:
+                kwargs |= {"tls_context": ctx, "require_starttls": True, "auth_require_tls": True}
         self.port = _free_port()
         self._controller = Controller(
             self.handler, hostname="127.0.0.1", port=self.port, ready_timeout=10, **kwargs

@@ -25,6 +25,7 @@ from email.utils import format_datetime, getaddresses, parseaddr
 from pathlib import Path
 
 import jinja2
+import pandas as pd
 
 from scorecards import formatting as fmt
 from scorecards.kpi_catalog import ALL_TEAMS, LOW_SAMPLE_N
@@ -41,8 +42,10 @@ T: dict[str, dict[str, str]] = {
         "overview_file": "Uebersicht",
         "greeting": "Guten Tag,",
         "intro": "anbei die Service-Scorecard für {team}, {month}.",
+        "overview_intro": "anbei die Übersicht aller Service-Teams für {month}.",
         "at_a_glance": "Auf einen Blick",
         "vs_prev": "ggü. Vormonat",
+        "noise": "im Rahmen der Zufallsschwankung",
         "note": "Hinweis",
         "manual_note": "Anmerkung aus dem Analytics-Team",
         "low_sample": "n = {n}, wenig belastbar",
@@ -58,8 +61,10 @@ T: dict[str, dict[str, str]] = {
         "overview_file": "Overview",
         "greeting": "Hello,",
         "intro": "attached is the service scorecard for {team}, {month}.",
+        "overview_intro": "attached is the overview of all service teams for {month}.",
         "at_a_glance": "At a glance",
         "vs_prev": "vs last month",
+        "noise": "within normal variation",
         "note": "Note",
         "manual_note": "Note from the analytics team",
         "low_sample": "n = {n}, low sample",
@@ -132,9 +137,11 @@ def _headline(
         ch = fmt.change(kpi, value, float(row.prev_value), locale)
         change = ""
         if ch["arrow"]:
-            change = f"{ch['text']} {t['vs_prev']}" + (
-                f", {ch['judgement']}" if ch["judgement"] else ""
-            )
+            # A change the test cannot tell from noise is not called better or worse.
+            sig = row.change_significant
+            noise = not pd.isna(sig) and not bool(sig)
+            verdict = t["noise"] if noise else ch["judgement"]
+            change = f"{ch['text']} {t['vs_prev']}" + (f", {verdict}" if verdict else "")
         n = float(row.n) if row.n is not None else math.nan
         low = (
             t["low_sample"].format(n=fmt.count(n, locale))
@@ -223,6 +230,9 @@ class MailBuilder:
             "team": header_text(summary.display_name),
             "month": month,
             "file": filename,
+            "intro": (t["overview_intro"] if summary.name == "overview" else t["intro"]).format(
+                team=header_text(summary.display_name), month=month
+            ),
         }
         msg = _envelope(sender, [to], reply_to, msg_id, date)
         msg["Subject"] = header_text(t["subject"].format(month=month, team=summary.display_name))

@@ -157,6 +157,28 @@ def test_each_recipient_gets_their_own_scorecard_over_starttls(env: Env, server)
     assert de["Message-ID"] != got["a2@example.com"][0]["Message-ID"]
 
 
+@pytest.mark.parametrize("security", ["ssl", "none"])
+def test_implicit_tls_and_plain_servers(env: Env, security: str) -> None:
+    tls = "implicit" if security == "ssl" else False
+    with LocalSmtpServer(tls=tls) as srv:
+        auth = (srv.user, srv.password) if tls else (None, None)
+        t = SmtpTransport(
+            SmtpSettings("127.0.0.1", srv.port, security, *auth, timeout=5, ca_file=srv.ca_file)
+        )
+        report = deliver(env.settings(), MONTH, t, SENDER)
+        assert report.count("sent") == 4 and set(_received(srv)) == EVERYONE
+
+
+def test_untrusted_certificate_is_refused(env: Env, server) -> None:
+    t = SmtpTransport(
+        SmtpSettings("127.0.0.1", server.port, "starttls", server.user, server.password, timeout=5)
+    )
+    report = deliver(env.settings(), MONTH, t, SENDER)
+    assert not server.messages and len(report.failures) == 4
+    assert "TLS" in report.outcomes[0].error and "certificate" in report.outcomes[0].error
+    assert report.outcomes[0].attempts == 1  # a certificate problem is not retried
+
+
 def test_a_rerun_sends_nothing(env: Env, server) -> None:
     deliver(env.settings(), MONTH, _transport(server), SENDER, run_id="run-1")
     before = _ledger(env)
