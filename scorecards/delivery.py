@@ -20,15 +20,17 @@ recorded as failed without trying each one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from scorecards import warehouse
@@ -163,18 +165,26 @@ def _summaries(settings: Settings, month: str, teams: set[str]) -> dict[str, Mai
 
 
 class Ledger:
-    """The delivery ledger's rows for one month. Every change is committed before the next step,
-    so a crash leaves at worst a `sending` row, which the next run reports as in doubt."""
+    """The delivery ledger's rows for one month, on one open warehouse connection. Every change
+    is committed (DuckDB autocommit) before the next step, so a crash leaves at worst a `sending`
+    row, which the next run reports as in doubt."""
 
-    def __init__(self, path: Path, month: str, run_id: str) -> None:
-        self.path, self.month, self.run_id = path, month, run_id
+    def __init__(self, con: duckdb.DuckDBPyConnection, month: str, run_id: str) -> None:
+        self.con, self.month, self.run_id = con, month, run_id
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls, path: Path, month: str, run_id: str) -> Iterator[Ledger]:
+        # One connection for a run's writes: opening the warehouse costs ~30 ms, two writes a
+        # message would otherwise cost more than the SMTP exchange.
+        with warehouse.connect(path) as con:
+            yield cls(con, month, run_id)
 
     def rows(self) -> pd.DataFrame:
-        with warehouse.connect(self.path) as con:
-            return con.execute(
-                "SELECT * FROM delivery_ledger WHERE period = ? ORDER BY team, recipient",
-                [self.month],
-            ).df()
+        return self.con.execute(
+            "SELECT * FROM delivery_ledger WHERE period = ? ORDER BY team, recipient",
+            [self.month],
+        ).df()
 
     def write(
         self,
@@ -186,34 +196,33 @@ class Ledger:
         error: str = "",
     ) -> None:
         now = dt.datetime.now(dt.UTC)
-        with warehouse.connect(self.path) as con:
-            con.execute(
-                """
-                INSERT INTO delivery_ledger AS l VALUES
-                    ($period, $team, $recipient, $sha, $status, $mid, $att, $now,
-                     CASE WHEN $status = 'sent' THEN $now END, $run, $error)
-                ON CONFLICT (period, team, recipient, pdf_sha256) DO UPDATE SET
-                    status = excluded.status,
-                    message_id = coalesce(nullif(excluded.message_id, ''), l.message_id),
-                    attempts = l.attempts + excluded.attempts,
-                    updated_at = excluded.updated_at,
-                    sent_at = coalesce(excluded.sent_at, l.sent_at),
-                    run_id = excluded.run_id,
-                    error = excluded.error
-                """,
-                {
-                    "period": d.period,
-                    "team": d.team,
-                    "recipient": d.recipient,
-                    "sha": d.sha256,
-                    "status": status,
-                    "mid": message_id,
-                    "att": int(attempt),
-                    "now": now,
-                    "run": self.run_id,
-                    "error": error,
-                },
-            )
+        self.con.execute(
+            """
+            INSERT INTO delivery_ledger AS l VALUES
+                ($period, $team, $recipient, $sha, $status, $mid, $att, $now,
+                 CASE WHEN $status = 'sent' THEN $now END, $run, $error)
+            ON CONFLICT (period, team, recipient, pdf_sha256) DO UPDATE SET
+                status = excluded.status,
+                message_id = coalesce(nullif(excluded.message_id, ''), l.message_id),
+                attempts = l.attempts + excluded.attempts,
+                updated_at = excluded.updated_at,
+                sent_at = coalesce(excluded.sent_at, l.sent_at),
+                run_id = excluded.run_id,
+                error = excluded.error
+            """,
+            {
+                "period": d.period,
+                "team": d.team,
+                "recipient": d.recipient,
+                "sha": d.sha256,
+                "status": status,
+                "mid": message_id,
+                "att": int(attempt),
+                "now": now,
+                "run": self.run_id,
+                "error": error,
+            },
+        )
 
 
 def _decide(rows: pd.DataFrame, d: Delivery, resend: bool) -> tuple[str, str]:
@@ -262,42 +271,47 @@ def deliver(
     """
     deliveries, nobody = plan(settings, month)
     report = DeliveryReport(month, transport.describe(), no_recipients=nobody)
-    ledger = Ledger(settings.warehouse_path, month, run_id)
-    rows = ledger.rows()
     decided = []
-    for d in deliveries:
-        if not d.sha256:
-            error = f"no scorecard {d.pdf}: materialize team_scorecards for {month} first"
-            ledger.write(d, FAILED, error=error)
-            report.outcomes.append(Outcome(d, FAILED, error=error))
-            continue
-        forced = RESEND_ALL in resend or d.team in resend
-        action, reason = _decide(rows, d, forced)
-        if action == HELD:
-            ledger.write(d, HELD, error=reason)
-        if action != "send":
-            report.outcomes.append(Outcome(d, action, error=reason))
-            continue
-        decided.append(d)
+    with Ledger.open(settings.warehouse_path, month, run_id) as ledger:
+        rows = ledger.rows()
+        for d in deliveries:
+            if not d.sha256:
+                error = f"no scorecard {d.pdf}: materialize team_scorecards for {month} first"
+                ledger.write(d, FAILED, error=error)
+                report.outcomes.append(Outcome(d, FAILED, error=error))
+                continue
+            forced = RESEND_ALL in resend or d.team in resend
+            action, reason = _decide(rows, d, forced)
+            if action == HELD:
+                ledger.write(d, HELD, error=reason)
+            if action != "send":
+                report.outcomes.append(Outcome(d, action, error=reason))
+                continue
+            decided.append(d)
     if not decided:
+        transport.close()
         return report
 
+    # Read (read-only) before the ledger is opened again for writing: DuckDB allows one
+    # configuration per file and process.
     summaries = _summaries(settings, month, {d.team for d in decided})
     builder = builder or MailBuilder()
     envelope_from = envelope_address(sender.address)
     broken: str | None = None  # set when the connection itself cannot be had
     try:
-        for d in decided:
-            if broken:
-                ledger.write(d, FAILED, error=f"not attempted: {broken}")
-                report.outcomes.append(Outcome(d, NOT_ATTEMPTED, error=f"not attempted: {broken}"))
-                continue
-            outcome = _send_one(
-                d, summaries[d.team], transport, sender, envelope_from, builder, ledger, sleep
-            )
-            report.outcomes.append(outcome)
-            if outcome.status == FAILED and outcome.error.startswith("connection: "):
-                broken = outcome.error.removeprefix("connection: ")
+        with Ledger.open(settings.warehouse_path, month, run_id) as ledger:
+            for d in decided:
+                if broken:
+                    error = f"not attempted: {broken}"
+                    ledger.write(d, FAILED, error=error)
+                    report.outcomes.append(Outcome(d, NOT_ATTEMPTED, error=error))
+                    continue
+                outcome = _send_one(
+                    d, summaries[d.team], transport, sender, envelope_from, builder, ledger, sleep
+                )
+                report.outcomes.append(outcome)
+                if outcome.status == FAILED and outcome.error.startswith("connection: "):
+                    broken = outcome.error.removeprefix("connection: ")
     finally:
         transport.close()
     return report

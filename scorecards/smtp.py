@@ -56,6 +56,12 @@ class SmtpSettings:
             )
         if bool(self.user) != bool(self.password):
             raise ValueError("SMTP user and password must be given together")
+        if self.user and self.security == "none" and self.host not in ("localhost", "127.0.0.1"):
+            # AUTH without TLS would send the password in the clear over the network.
+            raise ValueError(
+                f"SMTP_USER is set but SMTP_SECURITY=none: the password would cross the network "
+                f"to {self.host} unencrypted; use starttls or ssl"
+            )
 
     @property
     def effective_port(self) -> int:

@@ -118,6 +118,33 @@ def _event_log_text(instance: dg.DagsterInstance, run_id: str) -> str:
     return "\n".join(json.dumps(dg.serialize_value(r), default=str) for r in records)
 
 
+def _emails(
+    defs: dg.Definitions, instance: dg.DagsterInstance, month: str
+) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        list(defs.assets),
+        selection=["scorecard_emails"],
+        partition_key=month,
+        resources=defs.resources,
+        instance=instance,
+        raise_on_error=False,
+    )
+
+
+def _evaluate_sensor(
+    defs: dg.Definitions, instance: dg.DagsterInstance, failed: dg.ExecuteInProcessResult
+) -> None:
+    """One evaluation of the run-failure sensor for `failed`, as the daemon would run it."""
+    with dg.build_run_status_sensor_context(
+        sensor_name="alert_admins_on_run_failure",
+        dagster_instance=instance,
+        dagster_run=failed.dagster_run,
+        dagster_event=failed.get_run_failure_event(),
+        resources=defs.resources,
+    ) as ctx:
+        alert_admins_on_run_failure(ctx.for_run_failure())
+
+
 def test_backfill_sends_nothing_schedule_sends_once_rerun_sends_none(world, server) -> None:
     env, defs, instance = world
     job = _job(defs)
@@ -201,14 +228,7 @@ def test_gate_failure_alerts_admins_and_sends_no_scorecard(world, server) -> Non
     con.execute("DELETE FROM tickets WHERE period = ? AND team = 'beta'", [month])
     con.close()
     before = len(server.messages)
-    result = dg.materialize(
-        list(defs.assets),
-        selection=["scorecard_emails"],
-        partition_key=month,
-        resources=defs.resources,
-        instance=instance,
-        raise_on_error=False,
-    )
+    result = _emails(defs, instance, month)
     assert not result.success
     new = server.messages[before:]
     assert [r.rcpt_tos for r in new] == [["admin@example.com"]]
@@ -220,14 +240,7 @@ def test_gate_failure_alerts_admins_and_sends_no_scorecard(world, server) -> Non
     assert failure.step_failure_data.user_failure_data.metadata[ALERTED].value is True
 
     # The run-failure sensor sees this run and does not alert a second time.
-    with dg.build_run_status_sensor_context(
-        sensor_name="alert_admins_on_run_failure",
-        dagster_instance=instance,
-        dagster_run=result.dagster_run,
-        dagster_event=result.get_run_failure_event(),
-        resources=defs.resources,
-    ) as ctx:
-        alert_admins_on_run_failure(ctx.for_run_failure())
+    _evaluate_sensor(defs, instance, result)
     assert len(server.messages) == before + 1
 
 
@@ -237,24 +250,10 @@ def test_run_failure_sensor_emails_admins_run_id_and_step(world, server) -> None
     # e-mails for a month whose scorecards were never rendered: the step fails at the end
     for pdf in (env.data / "out" / month / "scorecards").glob("*.pdf"):
         pdf.unlink()
-    result = dg.materialize(
-        list(defs.assets),
-        selection=["scorecard_emails"],
-        partition_key=month,
-        resources=defs.resources,
-        instance=instance,
-        raise_on_error=False,
-    )
+    result = _emails(defs, instance, month)
     assert not result.success
     before = len(server.messages)
-    with dg.build_run_status_sensor_context(
-        sensor_name="alert_admins_on_run_failure",
-        dagster_instance=instance,
-        dagster_run=result.dagster_run,
-        dagster_event=result.get_run_failure_event(),
-        resources=defs.resources,
-    ) as ctx:
-        alert_admins_on_run_failure(ctx.for_run_failure())
+    _evaluate_sensor(defs, instance, result)
     [received] = server.messages[before:]
     assert received.rcpt_tos == ["admin@example.com"]
     msg = received.message()

@@ -285,9 +285,8 @@ def test_in_doubt_delivery_is_reported_not_resent(env: Env, server) -> None:
     settings = env.settings()
     d = next(x for x in plan(settings, MONTH)[0] if x.recipient == "b1@example.com")
     # what a run that crashed between claiming and recording leaves behind
-    delivery.Ledger(settings.warehouse_path, MONTH, "crashed-run").write(
-        d, delivery.SENDING, attempt=True
-    )
+    with delivery.Ledger.open(settings.warehouse_path, MONTH, "crashed-run") as ledger:
+        ledger.write(d, delivery.SENDING, attempt=True)
     report = deliver(settings, MONTH, _transport(server), SENDER, run_id="run-2")
     outcome = next(o for o in report.outcomes if o.delivery.recipient == "b1@example.com")
     assert outcome.status == "in_doubt" and "crashed-run" in outcome.error
@@ -355,3 +354,14 @@ def test_gate_passes_on_complete_data_and_names_what_fails(env: Env) -> None:
         "quarantine_share_below_threshold",
     }
     assert "beta" in next(c.detail for c in gate.failed if c.name == "no_team_without_tickets")
+
+
+def test_smtp_settings_refuse_what_would_leak_or_cannot_work() -> None:
+    with pytest.raises(ValueError, match="unencrypted"):
+        SmtpSettings("smtp.example.com", 25, "none", "user", "pw")
+    with pytest.raises(ValueError, match="together"):
+        SmtpSettings("smtp.example.com", 587, "starttls", "user", None)
+    with pytest.raises(ValueError, match="none, starttls, ssl"):
+        SmtpSettings("smtp.example.com", 587, "tls")  # type: ignore[arg-type]
+    s = SmtpSettings("smtp.example.com", None, "ssl", "user", "very-secret")
+    assert s.effective_port == 465 and "very-secret" not in repr(s) + s.describe()
