@@ -32,6 +32,7 @@ ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 bench: $(STAMP)
 	$(BIN)/python -m scorecards.bench
 	$(BIN)/python -m scorecards.bench_render
+	$(BIN)/python -m scorecards.bench_mail
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

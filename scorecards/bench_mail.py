@@ -1,0 +1,485 @@
+"""E-mail delivery benchmark: `make bench` (`python -m scorecards.bench_mail`).
+
+Sends one month's scorecards to 200 recipients end to end through `scorecards.delivery.deliver`
+to a real SMTP server on 127.0.0.1 (`scorecards.local_smtp.LocalSmtpServer`, in this process):
+plan, ledger, mail summaries, building each message with its PDF attached, and SMTP over one
+reused session. Three measurements, each repeated (min and median printed):
+
+- starttls: STARTTLS + AUTH, the production setting, on an empty ledger;
+- plain: no TLS, no AUTH, on an empty ledger;
+- re-run: `deliver` again for the same month once everything was sent (it must send nothing):
+  what a repeated or retried run costs.
+
+Every send run starts from a copy of the same warehouse whose ledger is empty, and a fresh
+server; it fails loudly unless all 200 messages arrived, each on the first attempt. Where the
+time goes (the ledger's connection, reads and writes, summaries, message building, SMTP) is
+taken by timing wrappers around those calls; the SMTP share includes the server's own work,
+which runs in a thread of this process. A last measurement times ledger writes alone: through
+one connection, as `deliver` does, against opening the warehouse for every write.
+
+The data (2 teams, 13 months of small demo data, KPIs and churn scores, the month's PDFs) is
+generated, loaded and rendered once under `bench-data/mail/` (untimed) and reused while the
+arguments stay the same. Nothing here asserts a time: benchmarks measure, tests check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import shutil
+import statistics
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import yaml
+
+from scorecards import delivery, warehouse
+from scorecards.bench import MONTH, REPO, machine
+from scorecards.local_smtp import LocalSmtpServer
+from scorecards.mail import MailBuilder
+from scorecards.periods import month_range, shift_month
+from scorecards.settings import Settings, load_settings
+from scorecards.smtp import SmtpSettings, SmtpTransport
+
+TEAMS = 2
+MONTHS = 13
+RECIPIENTS_PER_TEAM = 90
+OVERVIEW_RECIPIENTS = 20
+MESSAGES = TEAMS * RECIPIENTS_PER_TEAM + OVERVIEW_RECIPIENTS  # 200
+ARGS = {
+    "version": 1,  # bump when what ensure_data builds changes
+    "months": MONTHS,
+    "teams": TEAMS,
+    "tickets_per_month": 3_000,
+    "seed": 11,
+    "end_month": MONTH,
+    "fmt": "parquet",
+    "customers": 3_000,
+    "recipients_per_team": RECIPIENTS_PER_TEAM,
+    "overview_recipients": OVERVIEW_RECIPIENTS,
+}
+GENERATOR_KEYS = ("months", "teams", "tickets_per_month", "seed", "end_month", "fmt", "customers")
+SENDER = delivery.Sender("Service Scorecards <scorecards@example.com>", backoff_seconds=0.0)
+
+
+def _config(root: Path, team_ids: list[str]) -> Path:
+    """teams.yaml: the generated teams (one German, one English), each with its recipients, and
+    the overview's recipients: MESSAGES addresses in all."""
+    conf = root / "config"
+    conf.mkdir(parents=True, exist_ok=True)
+    teams = [
+        {
+            "id": t,
+            "name": f"Team {t.replace('_', ' ').title()}",
+            "locale": "de" if i % 2 == 0 else "en",
+            "headline_kpis": ["first_response_time", "first_contact_resolution", "csat", "nps"],
+            "targets": {"first_response_time": 60, "first_contact_resolution": 75, "csat": 80},
+            "recipients": [f"{t}.{n:03d}@example.com" for n in range(RECIPIENTS_PER_TEAM)],
+        }
+        for i, t in enumerate(team_ids)
+    ]
+    overview = {
+        "locale": "de",
+        "recipients": [f"leitung.{n:03d}@example.com" for n in range(OVERVIEW_RECIPIENTS)],
+    }
+    (conf / "teams.yaml").write_text(
+        yaml.safe_dump({"overview": overview, "teams": teams}), encoding="utf-8"
+    )
+    shutil.copy(REPO / "config" / "sources.yaml", conf / "sources.yaml")
+    return conf
+
+
+def _pristine(root: Path) -> Path:
+    """The warehouse as it is before any delivery: each send run starts from a copy of it."""
+    return root / "warehouse.before-delivery.duckdb"
+
+
+def ensure_data(root: Path) -> tuple[Path, Path]:
+    """Generate, load and render the month once (untimed); again when ARGS change."""
+    from scorecards.churn import build_churn_risk
+    from scorecards.demo import generate
+    from scorecards.ingest import ingest_customers, ingest_events
+    from scorecards.kpis import build_team_kpis
+    from scorecards.publish import build_scorecards
+
+    data_dir = root / "data"
+    stamp = root / "generated.json"
+    if stamp.exists() and json.loads(stamp.read_text()) == ARGS and _pristine(root).exists():
+        return data_dir, root / "config"
+    shutil.rmtree(root, ignore_errors=True)
+    print(f"generating, loading and rendering {TEAMS} teams in {root} (once) ...", flush=True)
+    generate(data_dir, **{k: ARGS[k] for k in GENERATOR_KEYS})
+    # The first ingest runs before the teams are known, which the ingest rightly warns about.
+    logging.getLogger("scorecards.ingest").setLevel(logging.ERROR)
+    months = month_range(shift_month(MONTH, -(MONTHS - 1)), MONTH)
+    settings = load_settings(data_dir, _config(root, []))
+    ingest_events(settings, months)
+    ingest_customers(settings)
+    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        ids = [r[0] for r in con.execute("SELECT DISTINCT team FROM tickets ORDER BY 1").fetchall()]
+    settings = load_settings(data_dir, _config(root, ids))
+    build_churn_risk(settings, months, months[0])
+    build_team_kpis(settings, months[1:], months[0])
+    result = build_scorecards(settings, MONTH, workers=1)
+    if result.failures:
+        raise SystemExit(f"rendering the scorecards failed: {result.failures}")
+    with warehouse.connect(settings.warehouse_path) as con:
+        con.execute("CHECKPOINT")
+    shutil.copy(settings.warehouse_path, _pristine(root))
+    stamp.write_text(json.dumps(ARGS))
+    return data_dir, root / "config"
+
+
+def _fresh_warehouse(root: Path, data_dir: Path) -> None:
+    """An empty ledger: the warehouse as it was before any delivery."""
+    target = data_dir / "warehouse.duckdb"
+    target.with_name(target.name + ".wal").unlink(missing_ok=True)
+    shutil.copy(_pristine(root), target)
+
+
+# --- where the time goes -------------------------------------------------------------------
+
+
+class Clock:
+    """Seconds and calls per part of a run, from timing wrappers around the calls."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    @contextlib.contextmanager
+    def part(self, name: str, count: bool = True) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - t0
+            self.calls[name] += count
+
+
+class TimedTransport(SmtpTransport):
+    def __init__(self, settings: SmtpSettings, clock: Clock) -> None:
+        super().__init__(settings)
+        self.clock = clock
+
+    def _connect(self):  # noqa: ANN202
+        with self.clock.part("smtp_connect"):  # inside the first send: part of smtp_send
+            return super()._connect()
+
+    def send(self, *args, **kwargs) -> str:  # noqa: ANN002, ANN003
+        with self.clock.part("smtp_send"):
+            return super().send(*args, **kwargs)
+
+    def close(self) -> None:
+        with self.clock.part("smtp_quit"):
+            super().close()
+
+
+class TimedBuilder(MailBuilder):
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def scorecard(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        with self.clock.part("build_message"):
+            return super().scorecard(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def instrumented(clock: Clock) -> Iterator[None]:
+    """Time the ledger (opening and closing its connection, reads, writes) and the mail
+    summaries while `deliver` runs."""
+    cls = delivery.Ledger
+    originals = {
+        "open": cls.__dict__["open"],
+        "write": cls.write,
+        "rows": cls.rows,
+        "summaries": delivery._summaries,
+    }
+    open_ledger = cls.open
+
+    @contextlib.contextmanager
+    def open_(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        cm = open_ledger(*args, **kwargs)
+        with clock.part("ledger_open"):
+            ledger = cm.__enter__()
+        exc: tuple = (None, None, None)
+        try:
+            yield ledger
+        except BaseException:
+            exc = sys.exc_info()
+            raise
+        finally:
+            with clock.part("ledger_open", count=False):
+                cm.__exit__(*exc)
+
+    def write(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        with clock.part("ledger_write"):
+            return originals["write"](self, *args, **kwargs)
+
+    def rows(self):  # noqa: ANN001, ANN202
+        with clock.part("ledger_read"):
+            return originals["rows"](self)
+
+    def summaries(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        with clock.part("summaries"):
+            return originals["summaries"](*args, **kwargs)
+
+    cls.open = staticmethod(open_)
+    cls.write, cls.rows = write, rows
+    delivery._summaries = summaries
+    try:
+        yield
+    finally:
+        cls.open = originals["open"]
+        cls.write, cls.rows = originals["write"], originals["rows"]
+        delivery._summaries = originals["summaries"]
+
+
+# --- the runs -------------------------------------------------------------------------------
+
+
+def _smtp_settings(srv: LocalSmtpServer, security: str) -> SmtpSettings:
+    if security == "none":
+        return SmtpSettings("127.0.0.1", srv.port, security="none")
+    return SmtpSettings(
+        "127.0.0.1",
+        srv.port,
+        security="starttls",
+        user=srv.user,
+        password=srv.password,
+        ca_file=srv.ca_file,
+    )
+
+
+def _timed_deliver(settings: Settings, srv: LocalSmtpServer, security: str, run_id: str) -> dict:
+    clock = Clock()
+    transport = TimedTransport(_smtp_settings(srv, security), clock)
+    builder = TimedBuilder(clock)
+    with instrumented(clock):
+        t0 = time.perf_counter()
+        report = delivery.deliver(
+            settings, MONTH, transport, SENDER, run_id=run_id, builder=builder, sleep=_no_sleep
+        )
+        wall = time.perf_counter() - t0
+    return {
+        "report": report,
+        "wall": wall,
+        "connections": transport.connections,
+        "parts": dict(clock.seconds),
+        "calls": dict(clock.calls),
+    }
+
+
+def _no_sleep(seconds: float) -> None:
+    raise SystemExit(f"a message needed a retry (wait {seconds} s): the benchmark is invalid")
+
+
+def _expected_recipients(settings: Settings) -> list[str]:
+    out = [r for t in settings.teams_file.teams for r in t.recipients]
+    return sorted(out + list(settings.teams_file.overview.recipients))
+
+
+def send_run(root: Path, data_dir: Path, conf: Path, security: str, i: int) -> tuple[dict, dict]:
+    """One send on an empty ledger, then the re-run of the same month; both checked."""
+    _fresh_warehouse(root, data_dir)
+    settings = load_settings(data_dir, conf)
+    expected = _expected_recipients(settings)
+    if len(expected) != MESSAGES:
+        raise SystemExit(f"teams.yaml has {len(expected)} recipients, not {MESSAGES}")
+    with LocalSmtpServer(tls=security == "starttls") as srv:
+        first = _timed_deliver(settings, srv, security, f"bench-{security}-{i}")
+        rep = first["report"]
+        got = sorted(r for m in srv.messages for r in m.rcpt_tos)
+        problems = []
+        if rep.count(delivery.SENT) != MESSAGES or rep.failures:
+            errors = sorted({o.error for o in rep.failures})
+            problems.append(
+                f"sent {rep.count(delivery.SENT)} of {MESSAGES}, {len(rep.failures)} failed: "
+                + "; ".join(errors[:3])
+                + (f" (and {len(errors) - 3} other errors)" if len(errors) > 3 else "")
+            )
+        if any(o.attempts > 1 for o in rep.outcomes):
+            problems.append("some message needed more than one attempt")
+        if len(srv.messages) != MESSAGES or got != expected:
+            problems.append(f"the server received {len(srv.messages)} messages, not {MESSAGES}")
+        with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+            statuses = dict(
+                con.execute(
+                    "SELECT status, count(*) FROM delivery_ledger WHERE period = ? GROUP BY 1",
+                    [MONTH],
+                ).fetchall()
+            )
+        if statuses != {delivery.SENT: MESSAGES}:
+            problems.append(f"ledger: {statuses}")
+        first["sessions"] = srv.sessions
+        first["mb"] = sum(len(m.data) for m in srv.messages) / 2**20
+
+        again = _timed_deliver(settings, srv, security, f"bench-{security}-{i}-again")
+        rep2 = again["report"]
+        if rep2.count(delivery.ALREADY_SENT) != MESSAGES or rep2.count(delivery.SENT):
+            problems.append(
+                f"re-run: {rep2.count(delivery.SENT)} sent, "
+                f"{rep2.count(delivery.ALREADY_SENT)} already sent"
+            )
+        if len(srv.messages) != MESSAGES or again["connections"]:
+            problems.append(f"re-run: the server now has {len(srv.messages)} messages")
+    if problems:
+        raise SystemExit(f"{security} run {i + 1}: " + "; ".join(problems))
+    return first, again
+
+
+def ledger_cost(root: Path, deliveries: int = 100) -> dict:
+    """Milliseconds per ledger write, outside `deliver`, on a copy of the bench warehouse: through
+    one connection for all writes (`Ledger.open` once, as `deliver` does for its send loop), with
+    the warehouse opened and closed around every write instead, and opening and closing it with
+    nothing written."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="bench-ledger-") as tmp:
+        path = Path(tmp) / "warehouse.duckdb"
+        shutil.copy(_pristine(root), path)
+        pdf = root / "data" / "out" / MONTH / "scorecards" / "overview.pdf"
+        rows = [
+            delivery.Delivery(MONTH, "bench", f"r{i:03d}@example.com", pdf, f"{i:064x}")
+            for i in range(deliveries)
+        ]
+        # what one sent message costs: `sending`, then `sent`
+        steps = [
+            (d, status, kw)
+            for d in rows
+            for status, kw in (
+                (delivery.SENDING, {"message_id": "<m@example.com>", "attempt": True}),
+                (delivery.SENT, {}),
+            )
+        ]
+        out: dict = {"writes": len(steps)}
+
+        t0 = time.perf_counter()
+        with delivery.Ledger.open(path, MONTH, "one-connection") as ledger:
+            for d, status, kw in steps:
+                ledger.write(d, status, **kw)
+        out["one_connection_ms"] = (time.perf_counter() - t0) / len(steps) * 1000
+
+        t0 = time.perf_counter()
+        for d, status, kw in steps:
+            with delivery.Ledger.open(path, MONTH, "per-write") as ledger:
+                ledger.write(d, status, **kw)
+        out["per_write_ms"] = (time.perf_counter() - t0) / len(steps) * 1000
+
+        t0 = time.perf_counter()
+        for _ in range(deliveries):
+            with warehouse.connect(path):
+                pass
+        out["open_close_ms"] = (time.perf_counter() - t0) / deliveries * 1000
+    return out
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def _mm(values: list[float]) -> str:
+    return f"{min(values):.2f} / {statistics.median(values):.2f}"
+
+
+def _parts_table(runs: list[dict]) -> list[str]:
+    """Median seconds per part over the runs, the rest of the wall time as 'other'."""
+    names = [
+        ("ledger_open", "ledger open + close"),
+        ("ledger_read", "ledger read (rows)"),
+        ("ledger_write", "ledger writes"),
+        ("summaries", "mail summaries (load month)"),
+        ("build_message", "build messages (MIME, PDF)"),
+        ("smtp_send", "SMTP send (incl. connect)"),
+        ("smtp_connect", "  of it connect, TLS, AUTH"),
+        ("smtp_quit", "SMTP QUIT"),
+    ]
+    lines = []
+    for key, label in names:
+        vals = [r["parts"].get(key, 0.0) for r in runs]
+        calls = statistics.median([r["calls"].get(key, 0) for r in runs])
+        if not calls:
+            continue
+        med = statistics.median(vals)
+        share = med / statistics.median([r["wall"] for r in runs])
+        lines.append(
+            f"    {label:<30} {med:7.3f} s {share:5.0%}  {int(calls):4d} calls, "
+            f"{med / calls * 1000:7.2f} ms each"
+        )
+    top = {"ledger_open", "ledger_read", "ledger_write", "summaries", "build_message"}
+    top |= {"smtp_send", "smtp_quit"}
+    other = [r["wall"] - sum(v for k, v in r["parts"].items() if k in top) for r in runs]
+    lines.append(f"    {'other (plan, SHA-256, decide)':<30} {statistics.median(other):7.3f} s")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m scorecards.bench_mail", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument("--root", type=Path, default=REPO / "bench-data" / "mail")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per measurement")
+    a = ap.parse_args(argv)
+    print(f"machine: {machine()}")
+    data_dir, conf = ensure_data(a.root)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-session chatter
+    load = os.getloadavg()[0]
+
+    sends: dict[str, list[dict]] = {"starttls": [], "none": []}
+    reruns: list[dict] = []
+    for security in sends:
+        for i in range(a.repeat):
+            first, again = send_run(a.root, data_dir, conf, security, i)
+            sends[security].append(first)
+            reruns.append(again)
+    ledger = ledger_cost(a.root)
+    load = max(load, os.getloadavg()[0])
+
+    mb = sends["none"][0]["mb"]
+    print(
+        f"load average (1 min) at start and end, the higher: {load:.2f}\n\n"
+        f"delivery {MONTH}: {MESSAGES} messages ({TEAMS} teams × {RECIPIENTS_PER_TEAM} + "
+        f"overview × {OVERVIEW_RECIPIENTS}), {mb:.1f} MB received by the server; "
+        f"{a.repeat} runs each"
+    )
+    print(
+        f"  {'run':<24} {'seconds min/med':>16} {'msg/s best/med':>15} "
+        f"{'SMTP sessions':>14} {'at server':>10}"
+    )
+    labels = {"starttls": "(a) STARTTLS + AUTH", "none": "(b) plain SMTP"}
+    for security, runs in sends.items():
+        walls = [r["wall"] for r in runs]
+        rates = [MESSAGES / w for w in walls]
+        sessions = "/".join(str(r["connections"]) for r in runs)
+        seen = "/".join(str(r["sessions"]) for r in runs)
+        print(
+            f"  {labels[security]:<24} {_mm(walls):>16} "
+            f"{f'{max(rates):.1f} / {statistics.median(rates):.1f}':>15} "
+            f"{sessions:>14} {seen:>10}"
+        )
+    walls = [r["wall"] for r in reruns]
+    print(f"  {'(c) re-run, 0 to send':<24} {_mm(walls):>16} {'':>15} {0:>14} {'-':>10}")
+    print(f"  ({len(reruns)} re-runs, one after each run above; all {MESSAGES} already sent)")
+    for security, runs in sends.items():
+        print(f"\n  where the time goes, {labels[security]}, median of {len(runs)} runs:")
+        print("\n".join(_parts_table(runs)))
+    print(f"\n  where the time goes, (c) re-run, median of {len(reruns)} runs:")
+    print("\n".join(_parts_table(reruns)))
+    print(
+        f"\n  ledger writes alone ({ledger['writes']} writes, one run):\n"
+        f"    one connection for all writes (as deliver does) {ledger['one_connection_ms']:7.2f} ms each\n"
+        f"    the warehouse opened and closed for every write  {ledger['per_write_ms']:7.2f} ms each\n"
+        f"    opening + closing the warehouse, nothing written {ledger['open_close_ms']:7.2f} ms each",
+        flush=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
