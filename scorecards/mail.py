@@ -126,13 +126,12 @@ class MailSummary:
     note_is_manual: bool = False
 
 
-def _headline(
-    rows: object, kpis: Sequence[str], locale: str
-) -> list[HeadlineKpi]:  # rows: DataFrame indexed by KPI id
+def _headline(rows: pd.DataFrame, kpis: Sequence[str], locale: str) -> list[HeadlineKpi]:
+    """The first three of `kpis` that have a row in `rows` (this month's KPI rows by id)."""
     t = T[locale]
     out = []
-    for kpi in [k for k in kpis if k in rows.index][:HEADLINE_IN_MAIL]:  # type: ignore[attr-defined]
-        row = rows.loc[kpi]  # type: ignore[attr-defined]
+    for kpi in [k for k in kpis if k in rows.index][:HEADLINE_IN_MAIL]:
+        row = rows.loc[kpi]
         value = float(row.value) if row.value is not None else math.nan
         ch = fmt.change(kpi, value, float(row.prev_value), locale)
         change = ""

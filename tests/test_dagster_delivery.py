@@ -282,3 +282,30 @@ def test_mail_resource_reads_the_environment_without_showing_secrets() -> None:
     # EnvVar fields: the config the UI shows names the variable, not its value
     assert isinstance(res.password, dg.EnvVar) and res.password.env_var_name == "SMTP_PASSWORD"
     assert MailResource.from_env({}).host == ""
+
+
+def test_demo_path_writes_the_outbox_once(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """What `make demo` runs (pipelines.cli.run): without SMTP_HOST, one .eml per recipient in
+    the latest month's outbox; a second run writes nothing new."""
+    from pipelines.cli import run
+
+    for var in MAIL_ENV.values():
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    (tmp_path / "dagster").mkdir()
+    monkeypatch.setattr(publish, "default_workers", lambda: 1)
+    env = Env(tmp_path / "demo", teams=TEAMS)
+    _year(env)
+    settings = env.settings()
+    assert run(settings, "2025-10", "2026-09")  # a past month: no e-mail
+    assert not (env.data / "out" / "2026-09" / "outbox").exists()
+    assert run(settings, "2025-10", "2026-10", email=True)
+    outbox = env.data / "out" / "2026-10" / "outbox"
+    files = sorted(outbox.glob("*.eml"))
+    assert len(files) == len(EVERYONE)
+    assert {f.name.split("__")[1] for f in files} == EVERYONE
+    stamps = {f: f.stat().st_mtime_ns for f in files}
+    assert run(settings, "2026-10", "2026-10", email=True)
+    assert {f: f.stat().st_mtime_ns for f in sorted(outbox.glob("*.eml"))} == stamps
+    # older months were loaded in a range run: no e-mail for them
+    assert not (env.data / "out" / "2026-08" / "outbox").exists()
