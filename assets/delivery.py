@@ -1,5 +1,7 @@
 """The e-mail step: the month's scorecards to their recipients, once, behind the delivery gate."""
 
+import datetime as dt
+
 import dagster as dg
 
 from pipelines.resources import MailResource, ScorecardsConfig
@@ -13,9 +15,12 @@ from scorecards.delivery import (
     send_alert,
 )
 from scorecards.gate import evaluate_gate
+from scorecards.periods import last_complete_month
+from scorecards.smtp import FileOutbox
 
 GROUP = "scorecards"
-# A backfill sends nothing unless its run carries this tag (or the asset's config asks).
+# Only the latest complete month is e-mailed on its own; a backfill or an older month sends
+# nothing unless its run carries this tag (or the asset's config asks).
 SEND_TAG = "scorecards/send_email"
 BACKFILL_TAG = "dagster/backfill"
 RANGE_TAG = "dagster/asset_partition_range_start"
@@ -24,12 +29,17 @@ ALERTED = "admin_alert_sent"
 
 
 class EmailConfig(dg.Config):
-    send_in_backfill: bool = False
-    """Send even though the run is part of a backfill (same as the run tag scorecards/send_email=true)."""
+    send: bool = False
+    """Send even though the run is a backfill or for a month before the latest (same as the run
+    tag scorecards/send_email=true). The ledger still sends each recipient each version once."""
     resend: list[str] = []
     """Team ids ('overview' for the overview, '*' for all) whose current scorecard is sent to
     every recipient who has not received this exact version: corrected scorecards held back after
     an earlier send, and deliveries left in doubt by a crashed run."""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def _md(report: DeliveryReport) -> str:
@@ -51,6 +61,17 @@ def is_backfill(tags: dict[str, str], partition_keys: list[str]) -> bool:
     return BACKFILL_TAG in tags or RANGE_TAG in tags or len(partition_keys) > 1
 
 
+def why_not_sent(tags: dict[str, str], months: list[str], latest: str) -> str | None:
+    """Why a run sends no e-mail unless asked; None when it sends on its own: a run for the latest
+    complete month alone, not part of a backfill. A re-executed backfill run can lose its
+    backfill tag, and a one-month run of an old month has none: the month decides as well."""
+    if is_backfill(tags, months):
+        return f"backfill of {', '.join(months)}"
+    if months != [latest]:
+        return f"{months[0]} is not the latest complete month ({latest})"
+    return None
+
+
 def build_delivery_assets(
     partitions_def: dg.TimeWindowPartitionsDefinition,
 ) -> list[dg.AssetsDefinition]:
@@ -60,11 +81,11 @@ def build_delivery_assets(
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=["team_scorecards"],
-        output_required=False,
         description="Each team's scorecard to its recipients and the overview to the overview "
         "recipients, recorded in the delivery_ledger table: a re-run sends nothing twice. Sends "
-        "only if the delivery gate passes (else the admins get an alert). Backfills send nothing "
-        f"unless tagged {SEND_TAG}=true; a month without e-mail stays unmaterialized here.",
+        "only if the delivery gate passes (else the admins get an alert), and on its own only "
+        f"for the latest complete month: backfills and older months need the tag {SEND_TAG}=true "
+        "(metadata 'emailed' says which months went out).",
     )
     def scorecard_emails(
         context: dg.AssetExecutionContext,
@@ -75,14 +96,23 @@ def build_delivery_assets(
         settings = scorecards.settings()
         months = list(context.partition_keys)
         tags = dict(context.run.tags)
-        asked = config.send_in_backfill or tags.get(SEND_TAG, "").lower() == "true"
-        if is_backfill(tags, months) and not asked:
-            context.log.info(
-                f"backfill of {', '.join(months)}: no e-mail sent (tag the run {SEND_TAG}=true "
-                "or set send_in_backfill to send)"
+        asked = config.send or tags.get(SEND_TAG, "").lower() == "true"
+        reason = why_not_sent(tags, months, last_complete_month(_now(), settings.timezone))
+        if reason and not asked:
+            note = f"{reason}: no e-mail sent (tag the run {SEND_TAG}=true to send)"
+            context.log.info(note)
+            # Materialized all the same (a backfill expects every partition it covers to be),
+            # with the reason; the ledger is what says who got what.
+            yield dg.MaterializeResult(
+                metadata={"emailed": dg.MetadataValue.bool(False), "reason": note}
             )
             return
         sender = mail.sender_for(settings)
+        if isinstance(mail.transport(outbox_dir(settings, months[-1])), FileOutbox):
+            context.log.warning(
+                "no SMTP_HOST: the e-mails go to the file outbox, nobody receives them "
+                "(docs/delivery.md: switching to a real server)"
+            )
         reports: list[DeliveryReport] = []
         for month in months:
             gate = evaluate_gate(settings, month)
@@ -127,6 +157,7 @@ def build_delivery_assets(
 
         last = reports[-1]
         metadata = {
+            "emailed": dg.MetadataValue.bool(True),
             "transport": dg.MetadataValue.text(last.transport),
             "sent": dg.MetadataValue.int(sum(r.count(SENT) for r in reports)),
             "already_sent": dg.MetadataValue.int(sum(r.count(ALREADY_SENT) for r in reports)),

@@ -362,14 +362,14 @@ def ledger_cost(root: Path, deliveries: int = 100) -> dict:
         out: dict = {"writes": len(steps)}
 
         t0 = time.perf_counter()
-        with delivery.Ledger.open(path, MONTH, "one-connection") as ledger:
+        with delivery.Ledger.open(path, MONTH, "one-connection", "smtp") as ledger:
             for d, status, kw in steps:
                 ledger.write(d, status, **kw)
         out["one_connection_ms"] = (time.perf_counter() - t0) / len(steps) * 1000
 
         t0 = time.perf_counter()
         for d, status, kw in steps:
-            with delivery.Ledger.open(path, MONTH, "per-write") as ledger:
+            with delivery.Ledger.open(path, MONTH, "per-write", "smtp") as ledger:
                 ledger.write(d, status, **kw)
         out["per_write_ms"] = (time.perf_counter() - t0) / len(steps) * 1000
 

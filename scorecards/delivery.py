@@ -1,7 +1,8 @@
 """Delivery: who is due which scorecard this month, sending each exactly once, and the ledger.
 
-The ledger (`delivery_ledger` in the warehouse) has one row per month, team, recipient and PDF
-version (its SHA-256). A run sends only what the ledger does not record as sent:
+The ledger (`delivery_ledger` in the warehouse) has one row per month, team, recipient, PDF
+version (its SHA-256) and channel (SMTP or the file outbox, kept apart). A run sends only what
+the ledger does not record as sent:
 
 - the same PDF already sent to the recipient: nothing happens (a re-run sends nothing new);
 - a row left as `sending` by an earlier run that did not finish: the message may or may not
@@ -14,8 +15,8 @@ version (its SHA-256). A run sends only what the ledger does not record as sent:
   next run.
 
 One recipient's failure never stops the others. Only a broken connection does: when the server
-cannot be reached or refuses the login even after the retries, the remaining messages are
-recorded as failed without trying each one.
+cannot be reached or refuses the login even after the retries, or three messages in a row failed
+on transient errors, the remaining messages are recorded as failed without trying each one.
 """
 
 from __future__ import annotations
@@ -128,27 +129,33 @@ def outbox_dir(settings: Settings, month: str) -> Path:
     return settings.out_dir / month / "outbox"
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+@dataclass
+class Plan:
+    deliveries: list[Delivery]
+    no_recipients: list[str]  # teams (or "overview") without recipients
+    pdfs: dict[str, bytes]  # team -> the PDF's bytes, read once: what is hashed is what is sent
 
 
-def plan(settings: Settings, month: str) -> tuple[list[Delivery], list[str]]:
-    """Every (team, recipient) due the month's scorecard, with the PDF as it is on disk now;
-    and the teams without recipients."""
+def plan(settings: Settings, month: str) -> Plan:
+    """Every (team, recipient) due the month's scorecard, with the PDF as it is on disk now."""
     folder = scorecard_dir(settings, month)
     wanted = [(t.id, t.recipients) for t in settings.teams_file.teams]
     wanted.append((OVERVIEW, settings.teams_file.overview.recipients))
-    out, nobody = [], []
+    out = Plan([], [], {})
     for team, recipients in wanted:
         if not recipients:
-            nobody.append(team)
+            out.no_recipients.append(team)
             continue
         pdf = folder / f"{team}.pdf"
-        sha = _sha256(pdf) if pdf.exists() else ""
-        # A recipient listed twice for one team still gets one message.
-        for r in dict.fromkeys(recipients):
-            out.append(Delivery(month, team, r, pdf, sha))
-    return out, nobody
+        sha = ""
+        if pdf.exists():
+            out.pdfs[team] = pdf.read_bytes()
+            sha = hashlib.sha256(out.pdfs[team]).hexdigest()
+        # A recipient listed twice for one team (in any spelling of case) gets one message.
+        unique = {r.lower(): r for r in reversed(recipients)}
+        for r in [unique[k] for k in dict.fromkeys(r.lower() for r in recipients)]:
+            out.deliveries.append(Delivery(month, team, r, pdf, sha))
+    return out
 
 
 def _summaries(settings: Settings, month: str, teams: set[str]) -> dict[str, MailSummary]:
@@ -169,21 +176,27 @@ class Ledger:
     is committed (DuckDB autocommit) before the next step, so a crash leaves at worst a `sending`
     row, which the next run reports as in doubt."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, month: str, run_id: str) -> None:
-        self.con, self.month, self.run_id = con, month, run_id
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, month: str, run_id: str, channel: str
+    ) -> None:
+        self.con, self.month, self.run_id, self.channel = con, month, run_id, channel
 
     @classmethod
     @contextlib.contextmanager
-    def open(cls, path: Path, month: str, run_id: str) -> Iterator[Ledger]:
+    def open(cls, path: Path, month: str, run_id: str, channel: str) -> Iterator[Ledger]:
         # One connection for a run's writes: opening the warehouse costs ~30 ms, two writes a
-        # message would otherwise cost more than the SMTP exchange.
+        # message would otherwise cost more than the SMTP exchange. It also holds DuckDB's
+        # file lock, so no other process can send for this month meanwhile.
         with warehouse.connect(path) as con:
-            yield cls(con, month, run_id)
+            yield cls(con, month, run_id, channel)
 
     def rows(self) -> pd.DataFrame:
+        """The month's rows for this channel: a message written to the file outbox is not one
+        delivered by the SMTP server, and the other way round."""
         return self.con.execute(
-            "SELECT * FROM delivery_ledger WHERE period = ? ORDER BY team, recipient",
-            [self.month],
+            "SELECT * FROM delivery_ledger WHERE period = ? AND channel = ? "
+            "ORDER BY team, recipient",
+            [self.month, self.channel],
         ).df()
 
     def write(
@@ -199,9 +212,9 @@ class Ledger:
         self.con.execute(
             """
             INSERT INTO delivery_ledger AS l VALUES
-                ($period, $team, $recipient, $sha, $status, $mid, $att, $now,
+                ($period, $team, $recipient, $sha, $channel, $status, $mid, $att, $now,
                  CASE WHEN $status = 'sent' THEN $now END, $run, $error)
-            ON CONFLICT (period, team, recipient, pdf_sha256) DO UPDATE SET
+            ON CONFLICT (period, team, recipient, pdf_sha256, channel) DO UPDATE SET
                 status = excluded.status,
                 message_id = coalesce(nullif(excluded.message_id, ''), l.message_id),
                 attempts = l.attempts + excluded.attempts,
@@ -215,6 +228,7 @@ class Ledger:
                 "team": d.team,
                 "recipient": d.recipient,
                 "sha": d.sha256,
+                "channel": self.channel,
                 "status": status,
                 "mid": message_id,
                 "att": int(attempt),
@@ -225,9 +239,15 @@ class Ledger:
         )
 
 
-def _decide(rows: pd.DataFrame, d: Delivery, resend: bool) -> tuple[str, str]:
-    """What to do for one delivery given its ledger rows: (action, reason)."""
-    mine = rows[(rows.team == d.team) & (rows.recipient == d.recipient)]
+def _by_recipient(rows: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
+    """Ledger rows by (team, address); addresses compare without case, so respelling one in the
+    config does not send again."""
+    key = rows.recipient.astype(str).str.lower()
+    return {(t, r): g for (t, r), g in rows.groupby([rows.team, key], sort=False)}
+
+
+def _decide(mine: pd.DataFrame, d: Delivery, resend: bool) -> tuple[str, str]:
+    """What to do for one delivery given its ledger rows (`mine`): (action, reason)."""
     this = mine[mine.pdf_sha256 == d.sha256]
     status = this.status.iloc[0] if len(this) else None
     if status == SENT:
@@ -253,6 +273,41 @@ def _outbox_name(d: Delivery) -> str:
     return f"{d.team}__{who}__{d.sha256[:12]}"
 
 
+# After this many messages in a row failed on transient errors even after their retries, the
+# server is taken to be down (accepting connections but not answering, say): the rest are
+# recorded as not attempted rather than each waiting through its own timeouts.
+BROKEN_AFTER = 3
+
+
+def _split(
+    rows: pd.DataFrame, p: Plan, resend: Collection[str]
+) -> tuple[list[Delivery], list[Outcome]]:
+    """The deliveries to send, and the outcomes of those that need no sending (missing PDF,
+    already sent, held, in doubt)."""
+    due, skipped = [], []
+    groups = _by_recipient(rows)
+    none = rows.iloc[:0]
+    for d in p.deliveries:
+        if not d.sha256:
+            error = f"no scorecard {d.pdf}: materialize team_scorecards for {d.period} first"
+            skipped.append(Outcome(d, FAILED, error=error))
+            continue
+        mine = groups.get((d.team, d.recipient.lower()), none)
+        action, reason = _decide(mine, d, RESEND_ALL in resend or d.team in resend)
+        if action == "send":
+            due.append(d)
+        else:
+            skipped.append(Outcome(d, action, error=reason))
+    return due, skipped
+
+
+def _record_skipped(ledger: Ledger, skipped: list[Outcome], report: DeliveryReport) -> None:
+    for o in skipped:
+        if o.status in (FAILED, HELD):
+            ledger.write(o.delivery, o.status, error=o.error)
+        report.outcomes.append(o)
+
+
 def deliver(
     settings: Settings,
     month: str,
@@ -269,49 +324,56 @@ def deliver(
     `resend`: team ids (or "overview", or "*" for all) whose current PDF is sent to every
     recipient who has not received this exact version, including held and in-doubt ones.
     """
-    deliveries, nobody = plan(settings, month)
-    report = DeliveryReport(month, transport.describe(), no_recipients=nobody)
-    decided = []
-    with Ledger.open(settings.warehouse_path, month, run_id) as ledger:
-        rows = ledger.rows()
-        for d in deliveries:
-            if not d.sha256:
-                error = f"no scorecard {d.pdf}: materialize team_scorecards for {month} first"
-                ledger.write(d, FAILED, error=error)
-                report.outcomes.append(Outcome(d, FAILED, error=error))
-                continue
-            forced = RESEND_ALL in resend or d.team in resend
-            action, reason = _decide(rows, d, forced)
-            if action == HELD:
-                ledger.write(d, HELD, error=reason)
-            if action != "send":
-                report.outcomes.append(Outcome(d, action, error=reason))
-                continue
-            decided.append(d)
-    if not decided:
-        transport.close()
-        return report
-
-    # Read (read-only) before the ledger is opened again for writing: DuckDB allows one
-    # configuration per file and process.
-    summaries = _summaries(settings, month, {d.team for d in decided})
-    builder = builder or MailBuilder()
-    envelope_from = envelope_address(sender.address)
-    broken: str | None = None  # set when the connection itself cannot be had
+    known = {*settings.teams, OVERVIEW, RESEND_ALL}
+    unknown = sorted(set(resend) - known)
+    if unknown:
+        raise ValueError(
+            f"resend names unknown team(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    p = plan(settings, month)
+    report = DeliveryReport(month, transport.describe(), no_recipients=p.no_recipients)
+    path, channel = settings.warehouse_path, transport.channel
     try:
-        with Ledger.open(settings.warehouse_path, month, run_id) as ledger:
-            for d in decided:
+        with Ledger.open(path, month, run_id, channel) as ledger:
+            due, skipped = _split(ledger.rows(), p, resend)
+            if not due:
+                _record_skipped(ledger, skipped, report)
+                return report
+        # The summaries read the warehouse read-only, which DuckDB allows only while this
+        # process does not hold it open for writing: so before the send loop's connection.
+        summaries = _summaries(settings, month, {d.team for d in due})
+        builder = builder or MailBuilder()
+        envelope_from = envelope_address(sender.address)
+        with Ledger.open(path, month, run_id, channel) as ledger:
+            # Decided again under the file lock the send loop holds: another run may have
+            # sent some of them since the first look.
+            due, skipped = _split(ledger.rows(), p, resend)
+            _record_skipped(ledger, skipped, report)
+            broken: str | None = None
+            streak = 0  # messages in a row that failed on transient errors
+            for d in due:
                 if broken:
                     error = f"not attempted: {broken}"
                     ledger.write(d, FAILED, error=error)
                     report.outcomes.append(Outcome(d, NOT_ATTEMPTED, error=error))
                     continue
-                outcome = _send_one(
-                    d, summaries[d.team], transport, sender, envelope_from, builder, ledger, sleep
+                outcome, exc = _send_one(
+                    d,
+                    p.pdfs[d.team],
+                    summaries[d.team],
+                    transport,
+                    sender,
+                    envelope_from,
+                    builder,
+                    ledger,
+                    sleep,
                 )
                 report.outcomes.append(outcome)
-                if outcome.status == FAILED and outcome.error.startswith("connection: "):
-                    broken = outcome.error.removeprefix("connection: ")
+                streak = streak + 1 if exc is not None and exc.transient else 0
+                if exc is not None and exc.connection:
+                    broken = str(exc)
+                elif streak >= BROKEN_AFTER:
+                    broken = f"the last {streak} messages failed: {exc}"
     finally:
         transport.close()
     return report
@@ -319,6 +381,7 @@ def deliver(
 
 def _send_one(
     d: Delivery,
+    pdf: bytes,
     summary: MailSummary,
     transport: Transport,
     sender: Sender,
@@ -326,12 +389,13 @@ def _send_one(
     builder: MailBuilder,
     ledger: Ledger,
     sleep: Callable[[float], None],
-) -> Outcome:
+) -> tuple[Outcome, SendError | None]:
+    """Send one message with retries; the outcome, and the last error if it failed."""
     mid = message_id(f"{d.period}|{d.team}|{d.recipient}|{d.sha256}", sender.address)
     try:
         msg = builder.scorecard(
             summary,
-            d.pdf.read_bytes(),
+            pdf,
             sender=sender.address,
             reply_to=sender.reply_to,
             to=d.recipient,
@@ -340,34 +404,38 @@ def _send_one(
     except Exception as exc:  # noqa: BLE001 - one recipient's failure must not stop the others
         error = f"cannot build the message: {type(exc).__name__}: {exc}"
         ledger.write(d, FAILED, message_id=mid, error=error)
-        return Outcome(d, FAILED, 0, mid, error)
+        return Outcome(d, FAILED, 0, mid, error), SendError(error, transient=False)
     attempts = 0
     while True:
         attempts += 1
         ledger.write(d, SENDING, message_id=mid, attempt=True)
         try:
             transport.send(msg, envelope_from, [d.recipient], _outbox_name(d))
-        except SendError as exc:
-            error = str(exc)
-            retry = exc.transient and attempts < sender.max_attempts
+        except Exception as exc:  # noqa: BLE001 - recorded as failed, never left "sending"
+            err = (
+                exc
+                if isinstance(exc, SendError)
+                else SendError(
+                    f"unexpected {type(exc).__name__}: {transport.scrub(str(exc))}",
+                    transient=False,
+                )
+            )
+            retry = err.transient and attempts < sender.max_attempts
             log.warning(
                 "%s → %s, attempt %d: %s%s",
                 d.team,
                 d.recipient,
                 attempts,
-                error,
+                err,
                 " (will retry)" if retry else "",
             )
+            ledger.write(d, FAILED, error=str(err))
             if not retry:
-                if exc.connection:
-                    error = f"connection: {error}"
-                ledger.write(d, FAILED, error=error)
-                return Outcome(d, FAILED, attempts, mid, error)
-            ledger.write(d, FAILED, error=error)
+                return Outcome(d, FAILED, attempts, mid, str(err)), err
             sleep(sender.wait(attempts))
             continue
         ledger.write(d, SENT)
-        return Outcome(d, SENT, attempts, mid)
+        return Outcome(d, SENT, attempts, mid), None
 
 
 def send_alert(

@@ -3,7 +3,9 @@
 It records every message it accepts, and can misbehave on purpose, per recipient address:
 - `reject`: 550 at RCPT, every time (a permanent failure);
 - `busy_once`: 451 at RCPT the first time, accepted afterwards (a transient one);
-- `drop_once`: closes the connection in the middle of the DATA phase, once;
+- `data_busy_once`: 451 after the message's data the first time, accepted afterwards;
+- `drop_once`: closes the connection once the message's data is in, before replying (the
+  client cannot know whether it was kept; this server keeps nothing), once;
 - `hang`: stops answering in the DATA phase (the client's timeout must fire); nothing is kept.
 With `tls=True` it offers STARTTLS with a throwaway CA's certificate and requires it and AUTH
 (user and password as given) before mail is accepted; with `tls="implicit"` the whole session is
@@ -29,7 +31,7 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-FAULTS = ("reject", "busy_once", "drop_once", "hang")
+FAULTS = ("reject", "busy_once", "data_busy_once", "drop_once", "hang")
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,9 @@ class _Handler:
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
         for rcpt in envelope.rcpt_tos:
             fault = self.faults.get(rcpt)
+            if fault == "data_busy_once" and self._once(fault, rcpt):
+                self.refusals.append((rcpt, 451))
+                return "451 4.3.0 temporary failure, try again"
             if fault == "drop_once" and self._once(fault, rcpt):
                 server.transport.abort()
                 return "421 4.4.2 connection dropped"

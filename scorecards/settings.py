@@ -23,7 +23,12 @@ DATA_DIR_ENV = "SCORECARDS_DATA_DIR"
 CONFIG_DIR_ENV = "SCORECARDS_CONFIG_DIR"
 DATASETS: tuple[str, ...] = ("tickets", "surveys", "customers")
 
-_EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+# A plain address (local@domain.tld) in ASCII, nothing a mail header could read as more: no
+# display name, comment, quoting, list separator or line break.
+_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
@@ -68,7 +73,7 @@ class TeamConfig(_Strict):
     @field_validator("recipients")
     @classmethod
     def _valid_addresses(cls, v: list[str]) -> list[str]:
-        bad = [a for a in v if not _EMAIL.match(a)]
+        bad = [a for a in v if not _EMAIL.fullmatch(a)]
         if bad:
             raise ValueError(f"invalid e-mail address {', '.join(map(repr, bad))}")
         return v

@@ -74,19 +74,30 @@ class SmtpSettings:
 
 
 class Transport(Protocol):
+    # "smtp" or "outbox": the ledger keeps the two apart, so a month written to the outbox is
+    # still due when a server is configured.
+    channel: str
+
     def send(self, msg: EmailMessage, sender: str, recipients: list[str], name: str) -> str: ...
 
     def close(self) -> None: ...
 
     def describe(self) -> str: ...
 
+    def scrub(self, text: str) -> str: ...
+
 
 class SmtpTransport:
     """One SMTP session for a run's messages, opened on first use and again after a drop."""
 
+    channel = "smtp"
+
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
         self._conn: smtplib.SMTP | None = None
+        # set after an error: the server may have closed the session since, so it is probed
+        # (NOOP) before the next message rather than costing that message an attempt
+        self._suspect = False
         self.connections = 0  # how many sessions were opened (the benchmark reports it)
         secrets = [settings.password or ""]
         if settings.user and settings.password:
@@ -121,6 +132,14 @@ class SmtpTransport:
                     conn.ehlo()
             if s.user:
                 conn.login(s.user, s.password or "")
+        except UnicodeError:
+            # smtplib encodes AUTH as ASCII; its error would quote the offending character
+            raise SendError(
+                "SMTP_USER or SMTP_PASSWORD contains characters that SMTP AUTH cannot send "
+                "(non-ASCII)",
+                transient=False,
+                connection=True,
+            ) from None
         except smtplib.SMTPAuthenticationError as exc:
             raise SendError(
                 f"SMTP login as {s.user} at {s.host} refused: {self._reply(exc)}",
@@ -177,8 +196,23 @@ class SmtpTransport:
             self._drop()
 
     def send(self, msg: EmailMessage, sender: str, recipients: list[str], name: str = "") -> str:
+        if self._conn is not None and self._suspect:
+            try:
+                if self._conn.noop()[0] != 250:
+                    self._drop()
+            except (OSError, smtplib.SMTPException):
+                self._drop()
+        self._suspect = False
         if self._conn is None:
             self._conn = self._connect()
+        try:
+            return self._send(msg, sender, recipients)
+        except SendError:
+            self._suspect = True
+            raise
+
+    def _send(self, msg: EmailMessage, sender: str, recipients: list[str]) -> str:
+        assert self._conn is not None
         try:
             refused = self._conn.send_message(msg, from_addr=sender, to_addrs=recipients)
         except smtplib.SMTPRecipientsRefused as exc:
@@ -244,8 +278,13 @@ class FileOutbox:
     """Messages as `.eml` files (RFC 5322, CRLF line ends) in a folder: what `make demo` uses
     instead of a server. Any mail client opens them; each is written whole or not at all."""
 
+    channel = "outbox"
+
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+
+    def scrub(self, text: str) -> str:
+        return text
 
     def describe(self) -> str:
         return f"file outbox {self.folder}"

@@ -55,12 +55,12 @@ _DDL = [
         period VARCHAR, team VARCHAR, kpi VARCHAR, value DOUBLE, n BIGINT,
         ci_low DOUBLE, ci_high DOUBLE, low_sample BOOLEAN, prev_value DOUBLE,
         yoy_value DOUBLE, target DOUBLE, change_significant BOOLEAN)""",
-    # One row per (month, team, recipient, PDF version): scorecards/delivery.py.
+    # One row per (month, team, recipient, PDF version, channel): scorecards/delivery.py.
     """CREATE TABLE IF NOT EXISTS delivery_ledger (
-        period VARCHAR, team VARCHAR, recipient VARCHAR, pdf_sha256 VARCHAR, status VARCHAR,
-        message_id VARCHAR, attempts INTEGER, updated_at TIMESTAMPTZ, sent_at TIMESTAMPTZ,
-        run_id VARCHAR, error VARCHAR,
-        PRIMARY KEY (period, team, recipient, pdf_sha256))""",
+        period VARCHAR, team VARCHAR, recipient VARCHAR, pdf_sha256 VARCHAR, channel VARCHAR,
+        status VARCHAR, message_id VARCHAR, attempts INTEGER, updated_at TIMESTAMPTZ,
+        sent_at TIMESTAMPTZ, run_id VARCHAR, error VARCHAR,
+        PRIMARY KEY (period, team, recipient, pdf_sha256, channel))""",
 ]
 
 

@@ -12,7 +12,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from assets.delivery import ALERTED, SEND_TAG, is_backfill
+import assets.delivery
+from assets.delivery import ALERTED, SEND_TAG, is_backfill, why_not_sent
 from pipelines.definitions import build_definitions
 from pipelines.resources import MAIL_ENV, MailResource
 from pipelines.schedules import JOB, month_to_send
@@ -24,6 +25,8 @@ from tests.conftest import Env, customer, survey, ticket
 from tests.test_delivery import EVERYONE, TEAMS
 
 PASSWORD = "Pa55-w0rd-nobody-may-see"
+NOW = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
+SEND = {"ops": {"scorecard_emails": {"config": {"send": True}}}}
 MONTHS = month_range("2025-10", "2026-10")
 BACKFILL = {
     "dagster/backfill": "abcdefgh",
@@ -87,6 +90,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, server: LocalSmtpServer):
             mp.setenv(k, v)
         # one process: spawning a worker pool per month costs more than it saves on 3 PDFs
         mp.setattr(publish, "default_workers", lambda: 1)
+        # the story is told on 23 November 2026: October is the latest complete month
+        mp.setattr(assets.delivery, "_now", lambda: NOW)
         defs = build_definitions(env.settings(), MailResource.from_env())
         instance = dg.DagsterInstance.ephemeral()
         yield env, defs, instance
@@ -119,7 +124,7 @@ def _event_log_text(instance: dg.DagsterInstance, run_id: str) -> str:
 
 
 def _emails(
-    defs: dg.Definitions, instance: dg.DagsterInstance, month: str
+    defs: dg.Definitions, instance: dg.DagsterInstance, month: str, run_config: dict | None = None
 ) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         list(defs.assets),
@@ -128,6 +133,7 @@ def _emails(
         resources=defs.resources,
         instance=instance,
         raise_on_error=False,
+        run_config=SEND if run_config is None else run_config,
     )
 
 
@@ -157,7 +163,8 @@ def test_backfill_sends_nothing_schedule_sends_once_rerun_sends_none(world, serv
         assert (env.data / "out" / month / "scorecards" / "alpha.pdf").exists()
         assert not (env.data / "out" / month / "outbox").exists()
     assert _materialization(backfill, "team_scorecards") is not None
-    assert _materialization(backfill, "scorecard_emails") is None  # not delivered: not materialized
+    emails = _materialization(backfill, "scorecard_emails").metadata
+    assert emails["emailed"].value is False and "backfill of 2025-10" in emails["reason"].value
 
     # The schedule's tick on 2 November 07:00 Berlin asks for October.
     schedule = defs.resolve_schedule_def("monthly_scorecards_schedule")
@@ -193,6 +200,23 @@ def test_backfill_sends_nothing_schedule_sends_once_rerun_sends_none(world, serv
     meta = _materialization(again, "scorecard_emails").metadata
     assert meta["sent"].value == 0 and meta["already_sent"].value == 4
 
+    # The data is corrected after sending: the new version is held, not sent, until asked.
+    pdf = env.data / "out" / "2026-10" / "scorecards" / "alpha.pdf"
+    pdf.write_bytes(pdf.read_bytes() + b"\n% corrected\n")
+    held = _emails(defs, instance, "2026-10", run_config={})
+    assert held.success and len(server.messages) == 4
+    assert _materialization(held, "scorecard_emails").metadata["held_changed_after_send"].value == 2
+    resent = _emails(
+        defs, instance, "2026-10", {"ops": {"scorecard_emails": {"config": {"resend": ["alpha"]}}}}
+    )
+    assert resent.success and len(server.messages) == 6
+    assert {r.rcpt_tos[0] for r in server.messages[4:]} == {"a1@example.com", "a2@example.com"}
+
+    # A one-month run of an older month (a re-executed backfill run, say) sends nothing.
+    old = _emails(defs, instance, "2026-08", run_config={})
+    assert old.success and len(server.messages) == 6
+    assert "not the latest" in _materialization(old, "scorecard_emails").metadata["reason"].value
+
     # The password was used (AUTH over STARTTLS) but appears nowhere in the event logs.
     for result in (backfill, scheduled, again):
         assert PASSWORD not in _event_log_text(instance, result.run_id)
@@ -207,7 +231,7 @@ def test_backfill_sends_nothing_schedule_sends_once_rerun_sends_none(world, serv
         },
     )
     assert asked.success
-    assert len(server.messages) == 4 + 2 * 4
+    assert len(server.messages) == 6 + 2 * 4
     subjects = {r.message()["Subject"] for r in server.messages}
     assert {
         "Service scorecard August 2026: Team Beta",
@@ -222,7 +246,10 @@ def test_gate_failure_alerts_admins_and_sends_no_scorecard(world, server) -> Non
     rebuilt = job.execute_in_process(
         instance=instance, partition_key=month, tags={"dagster/backfill": "x"}
     )
-    assert rebuilt.success and _materialization(rebuilt, "scorecard_emails") is None
+    assert (
+        rebuilt.success
+        and not _materialization(rebuilt, "scorecard_emails").metadata["emailed"].value
+    )
     # beta's September tickets vanish from the warehouse (a partial export, say)
     con = duckdb.connect(str(env.data / "warehouse.duckdb"))
     con.execute("DELETE FROM tickets WHERE period = ? AND team = 'beta'", [month])
@@ -264,6 +291,10 @@ def test_run_failure_sensor_emails_admins_run_id_and_step(world, server) -> None
 
 
 def test_backfill_detection_and_schedule_month() -> None:
+    assert why_not_sent({}, ["2026-10"], "2026-10") is None
+    assert "backfill" in why_not_sent({"dagster/backfill": "x"}, ["2026-10"], "2026-10")
+    # a re-executed backfill run may have lost its tag; an old month alone is not sent either
+    assert "not the latest" in why_not_sent({}, ["2026-08"], "2026-10")
     assert is_backfill({"dagster/backfill": "x"}, ["2026-10"])
     assert is_backfill({}, ["2026-09", "2026-10"])
     assert is_backfill({"dagster/asset_partition_range_start": "2026-01"}, ["2026-01"])
@@ -294,6 +325,7 @@ def test_demo_path_writes_the_outbox_once(tmp_path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
     (tmp_path / "dagster").mkdir()
     monkeypatch.setattr(publish, "default_workers", lambda: 1)
+    monkeypatch.setattr(assets.delivery, "_now", lambda: NOW)
     env = Env(tmp_path / "demo", teams=TEAMS)
     _year(env)
     settings = env.settings()

@@ -192,8 +192,9 @@ def test_a_rerun_sends_nothing(env: Env, server) -> None:
     ("fault", "status_first", "attempts_first"),
     [
         ("reject", "failed", 1),  # 550: permanent, not retried
-        ("busy_once", "sent", 2),  # 451 then accepted
-        ("drop_once", "sent", 2),  # connection dropped mid-DATA, then accepted
+        ("busy_once", "sent", 2),  # 451 at RCPT, then accepted
+        ("data_busy_once", "sent", 2),  # 451 after DATA, then accepted
+        ("drop_once", "sent", 2),  # connection dropped before the reply to DATA, then accepted
         ("hang", "failed", 3),  # no answer: timeout, retried up to max_attempts
     ],
 )
@@ -283,9 +284,9 @@ def test_changed_scorecard_is_held_and_only_resent_when_asked(env: Env, server) 
 
 def test_in_doubt_delivery_is_reported_not_resent(env: Env, server) -> None:
     settings = env.settings()
-    d = next(x for x in plan(settings, MONTH)[0] if x.recipient == "b1@example.com")
+    d = next(x for x in plan(settings, MONTH).deliveries if x.recipient == "b1@example.com")
     # what a run that crashed between claiming and recording leaves behind
-    with delivery.Ledger.open(settings.warehouse_path, MONTH, "crashed-run") as ledger:
+    with delivery.Ledger.open(settings.warehouse_path, MONTH, "crashed-run", "smtp") as ledger:
         ledger.write(d, delivery.SENDING, attempt=True)
     report = deliver(settings, MONTH, _transport(server), SENDER, run_id="run-2")
     outcome = next(o for o in report.outcomes if o.delivery.recipient == "b1@example.com")
@@ -365,3 +366,98 @@ def test_smtp_settings_refuse_what_would_leak_or_cannot_work() -> None:
         SmtpSettings("smtp.example.com", 587, "tls")  # type: ignore[arg-type]
     s = SmtpSettings("smtp.example.com", None, "ssl", "user", "very-secret")
     assert s.effective_port == 465 and "very-secret" not in repr(s) + s.describe()
+
+
+def test_outbox_does_not_count_as_delivered_by_the_server(env: Env, server) -> None:
+    settings = env.settings()
+    outbox = FileOutbox(env.data / "out" / MONTH / "outbox")
+    assert deliver(settings, MONTH, outbox, SENDER).count("sent") == 4
+    # SMTP_HOST set later: the month still goes out, once
+    assert deliver(settings, MONTH, _transport(server), SENDER).count("sent") == 4
+    assert deliver(settings, MONTH, _transport(server), SENDER).count("sent") == 0
+    assert set(_received(server)) == EVERYONE and len(server.messages) == 4
+    assert sorted(_ledger(env).channel.unique()) == ["outbox", "smtp"]
+
+
+def test_unexpected_error_is_recorded_and_the_rest_still_go(env: Env, server) -> None:
+    t = _transport(server)
+    real = t.send
+
+    def flaky(msg, sender, recipients, name=""):  # noqa: ANN001, ANN202
+        if recipients == ["a2@example.com"]:
+            raise RuntimeError("disk on fire")
+        return real(msg, sender, recipients, name)
+
+    t.send = flaky  # type: ignore[method-assign]
+    report = deliver(env.settings(), MONTH, t, SENDER)
+    [failure] = report.failures
+    assert failure.delivery.recipient == "a2@example.com" and "disk on fire" in failure.error
+    assert failure.attempts == 1  # not retried: nothing says it would work the next time
+    assert set(_received(server)) == EVERYONE - {"a2@example.com"}
+    row = _ledger(env).set_index("recipient").loc["a2@example.com"]
+    assert row.status == "failed"  # not left "sending", which would read as in doubt
+
+
+def test_a_server_that_stops_answering_is_given_up_after_three(env: Env) -> None:
+    teams = yaml.safe_load((env.config / "teams.yaml").read_text())
+    teams["teams"][0]["recipients"] = [f"a{i}@example.com" for i in range(6)]
+    conf = env.root / "many"
+    conf.mkdir()
+    (conf / "teams.yaml").write_text(yaml.safe_dump(teams))
+    from scorecards.settings import load_settings
+
+    settings = load_settings(env.data, conf)
+    with LocalSmtpServer(hang_seconds=3) as srv:
+        for r in [*teams["teams"][0]["recipients"], "b1@example.com", "boss@example.com"]:
+            srv.fault(r, "hang")
+        t = SmtpTransport(SmtpSettings("127.0.0.1", srv.port, "none", timeout=0.5))
+        one_try = Sender("s@example.com", max_attempts=1)
+        report = deliver(settings, MONTH, t, one_try)
+    statuses = [o.status for o in report.outcomes]
+    assert statuses[:3] == ["failed"] * 3
+    assert statuses[3:] == ["not_attempted"] * (len(statuses) - 3)
+    assert "the last 3 messages failed" in report.outcomes[-1].error
+
+
+def test_a_recipient_of_two_teams_gets_each_teams_scorecard_once(env: Env, server) -> None:
+    teams = yaml.safe_load((env.config / "teams.yaml").read_text())
+    teams["teams"][1]["recipients"] = ["b1@example.com", "A1@example.com", "b1@example.com"]
+    conf = env.root / "both"
+    conf.mkdir()
+    (conf / "teams.yaml").write_text(yaml.safe_dump(teams))
+    from scorecards.settings import load_settings
+
+    report = deliver(load_settings(env.data, conf), MONTH, _transport(server), SENDER)
+    assert report.count("sent") == 5
+    got = _received(server)
+    assert len(got["b1@example.com"]) == 1  # listed twice for beta: one message
+    both = got["a1@example.com"] + got.get("A1@example.com", [])
+    files = sorted(a.get_filename() for m in both for a in m.iter_attachments())
+    assert files == ["Scorecard_Team_Alpha_2026-04.pdf", "Scorecard_Team_Beta_2026-04.pdf"]
+
+
+def test_unknown_team_in_resend_is_an_error(env: Env) -> None:
+    with pytest.raises(ValueError, match="unknown team.*gamma"):
+        deliver(env.settings(), MONTH, FileOutbox(env.root / "o"), SENDER, resend=["gamma"])
+
+
+def test_error_texts_are_scrubbed_of_the_password() -> None:
+    import smtplib
+
+    t = SmtpTransport(SmtpSettings("mail.example.com", 587, "starttls", "bot", "S3cr3t!x"))
+    exc = smtplib.SMTPAuthenticationError(
+        535, b"5.7.8 bad credentials S3cr3t!x AGJvdABTM2NyM3QheA=="
+    )
+    text = t._reply(exc)
+    assert "S3cr3t!x" not in text and "AGJvdABTM2NyM3QheA==" not in text and "535" in text
+
+
+def test_non_ascii_password_fails_without_quoting_it(env: Env, server) -> None:
+    t = SmtpTransport(
+        SmtpSettings(
+            "127.0.0.1", server.port, "starttls", server.user, "pässwort", 5, server.ca_file
+        )
+    )
+    report = deliver(env.settings(), MONTH, t, SENDER)
+    assert len(report.failures) == 4 and "non-ASCII" in report.outcomes[0].error
+    assert "ä" not in report.failure_text() and "position" not in report.failure_text()

@@ -161,6 +161,18 @@ def test_alert_message() -> None:
             lambda t: t["teams"][0].update({"recipients": ["a@example.com\nBcc: b@example.com"]}),
             r"teams\[alpha\]\.recipients: invalid e-mail address",
         ),
+        (
+            lambda t: t["teams"][0].update({"recipients": ["lead@example.com\n"]}),
+            r"teams\[alpha\]\.recipients: invalid e-mail address",
+        ),
+        (
+            lambda t: t["teams"][0].update({"recipients": ["lead@example.com)"]}),
+            r"invalid e-mail address 'lead@example\.com\)'",
+        ),
+        (
+            lambda t: t["teams"][1].update({"recipients": ["Boss <x(y)@example.com>"]}),
+            r"teams\[beta\]\.recipients: invalid e-mail address",
+        ),
     ],
 )
 def test_delivery_config_is_validated(tmp_path, change, message) -> None:  # noqa: ANN001
