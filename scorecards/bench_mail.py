@@ -39,7 +39,7 @@ from pathlib import Path
 
 import yaml
 
-from scorecards import delivery, warehouse
+from scorecards import bench_render, delivery, warehouse
 from scorecards.bench import MONTH, REPO, machine
 from scorecards.local_smtp import LocalSmtpServer
 from scorecards.mail import MailBuilder
@@ -69,29 +69,19 @@ SENDER = delivery.Sender("Service Scorecards <scorecards@example.com>", backoff_
 
 
 def _config(root: Path, team_ids: list[str]) -> Path:
-    """teams.yaml: the generated teams (one German, one English), each with its recipients, and
-    the overview's recipients: MESSAGES addresses in all."""
-    conf = root / "config"
-    conf.mkdir(parents=True, exist_ok=True)
-    teams = [
-        {
-            "id": t,
-            "name": f"Team {t.replace('_', ' ').title()}",
-            "locale": "de" if i % 2 == 0 else "en",
-            "headline_kpis": ["first_response_time", "first_contact_resolution", "csat", "nps"],
-            "targets": {"first_response_time": 60, "first_contact_resolution": 75, "csat": 80},
-            "recipients": [f"{t}.{n:03d}@example.com" for n in range(RECIPIENTS_PER_TEAM)],
-        }
-        for i, t in enumerate(team_ids)
-    ]
-    overview = {
+    """bench_render's teams.yaml (the generated teams, German and English), each team with its
+    recipients, and the overview's recipients: MESSAGES addresses in all."""
+    conf = bench_render._config(root, team_ids)
+    cfg = yaml.safe_load((conf / "teams.yaml").read_text(encoding="utf-8"))
+    for team in cfg["teams"]:
+        team["recipients"] = [
+            f"{team['id']}.{n:03d}@example.com" for n in range(RECIPIENTS_PER_TEAM)
+        ]
+    cfg["overview"] = {
         "locale": "de",
         "recipients": [f"leitung.{n:03d}@example.com" for n in range(OVERVIEW_RECIPIENTS)],
     }
-    (conf / "teams.yaml").write_text(
-        yaml.safe_dump({"overview": overview, "teams": teams}), encoding="utf-8"
-    )
-    shutil.copy(REPO / "config" / "sources.yaml", conf / "sources.yaml")
+    (conf / "teams.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
     return conf
 
 
