@@ -14,7 +14,7 @@ from scorecards.delivery import (
     outbox_dir,
     send_alert,
 )
-from scorecards.gate import evaluate_gate
+from scorecards.gate import GateResult, evaluate_gate
 from scorecards.periods import last_complete_month
 from scorecards.smtp import FileOutbox
 
@@ -24,6 +24,7 @@ GROUP = "scorecards"
 SEND_TAG = "scorecards/send_email"
 BACKFILL_TAG = "dagster/backfill"
 RANGE_TAG = "dagster/asset_partition_range_start"
+GATE_CHECK = "delivery_gate"
 # Marks a failure whose admin alert was already sent, so the run-failure sensor does not repeat it.
 ALERTED = "admin_alert_sent"
 
@@ -72,6 +73,30 @@ def why_not_sent(tags: dict[str, str], months: list[str], latest: str) -> str | 
     return None
 
 
+def _gate_result(gates: list[GateResult], blocking: bool) -> dg.AssetCheckResult:
+    """The gate as an asset check: an error when it stopped the e-mails, a warning when this run
+    was not going to send anyway."""
+    failed = [(g.month, c) for g in gates for c in g.failed]
+    return dg.AssetCheckResult(
+        check_name=GATE_CHECK,
+        passed=not failed,
+        severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
+        description="; ".join(f"{m} {c.name}: {c.detail}" for m, c in failed)
+        or f"passed for {', '.join(g.month for g in gates)}",
+        metadata={
+            c.name: dg.MetadataValue.text(
+                "; ".join(
+                    f"{g.month}: {'ok' if x.passed else 'FAILED'} - {x.detail}"
+                    for g in gates
+                    for x in g.checks
+                    if x.name == c.name
+                )
+            )
+            for c in gates[0].checks
+        },
+    )
+
+
 def build_delivery_assets(
     partitions_def: dg.TimeWindowPartitionsDefinition,
 ) -> list[dg.AssetsDefinition]:
@@ -81,6 +106,15 @@ def build_delivery_assets(
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=["team_scorecards"],
+        check_specs=[
+            dg.AssetCheckSpec(
+                GATE_CHECK,
+                asset="scorecard_emails",
+                description="The delivery gate: the month's data reaches its last day, no team "
+                "with tickets the month before has none, the quarantined share is under the "
+                "threshold. Nothing is sent unless it passes (scorecards/gate.py).",
+            )
+        ],
         description="Each team's scorecard to its recipients and the overview to the overview "
         "recipients, recorded in the delivery_ledger table: a re-run sends nothing twice. Sends "
         "only if the delivery gate passes (else the admins get an alert), and on its own only "
@@ -96,6 +130,10 @@ def build_delivery_assets(
         settings = scorecards.settings()
         months = list(context.partition_keys)
         tags = dict(context.run.tags)
+        gates = [evaluate_gate(settings, m) for m in months]
+        for gate in gates:
+            for check in gate.checks:
+                context.log.info(f"gate {gate.month} {check.name}: {check.passed} - {check.detail}")
         asked = config.send or tags.get(SEND_TAG, "").lower() == "true"
         reason = why_not_sent(tags, months, last_complete_month(_now(), settings.timezone))
         if reason and not asked:
@@ -104,7 +142,8 @@ def build_delivery_assets(
             # Materialized all the same (a backfill expects every partition it covers to be),
             # with the reason; the ledger is what says who got what.
             yield dg.MaterializeResult(
-                metadata={"emailed": dg.MetadataValue.bool(False), "reason": note}
+                metadata={"emailed": dg.MetadataValue.bool(False), "reason": note},
+                check_results=[_gate_result(gates, blocking=False)],
             )
             return
         sender = mail.sender_for(settings)
@@ -113,29 +152,32 @@ def build_delivery_assets(
                 "no SMTP_HOST: the e-mails go to the file outbox, nobody receives them "
                 "(docs/delivery.md: switching to a real server)"
             )
+        failed = [g for g in gates if not g.passed]
+        if failed:
+            lines = []
+            for g in failed:
+                lines += [f"Nothing was sent for {g.month}: the delivery gate failed.", ""]
+                lines += [f"- {c.name}: {c.detail}" for c in g.failed] + [""]
+            lines += [f"Dagster run: {context.run.run_id}"]
+            checks = sorted({c.name for g in failed for c in g.failed})
+            error = send_alert(
+                settings,
+                mail.transport(outbox_dir(settings, failed[0].month)),
+                sender,
+                f"Scorecards for {', '.join(g.month for g in failed)} not sent: "
+                + ", ".join(checks),
+                lines,
+            )
+            if error:
+                context.log.error(f"the admin alert could not be sent: {error}")
+            yield _gate_result(gates, blocking=True)
+            raise dg.Failure(
+                description="delivery gate failed; nobody was sent a scorecard: "
+                + "; ".join(f"{g.month} {c.name}: {c.detail}" for g in failed for c in g.failed),
+                metadata={ALERTED: error is None},
+            )
         reports: list[DeliveryReport] = []
         for month in months:
-            gate = evaluate_gate(settings, month)
-            for check in gate.checks:
-                context.log.info(f"gate {month} {check.name}: {check.passed} - {check.detail}")
-            if not gate.passed:
-                lines = [f"Nothing was sent for {month}: the delivery gate failed.", ""]
-                lines += [f"- {c.name}: {c.detail}" for c in gate.failed]
-                lines += ["", f"Dagster run: {context.run.run_id}"]
-                error = send_alert(
-                    settings,
-                    mail.transport(outbox_dir(settings, month)),
-                    sender,
-                    f"Scorecards for {month} not sent: {', '.join(c.name for c in gate.failed)}",
-                    lines,
-                )
-                if error:
-                    context.log.error(f"the admin alert could not be sent: {error}")
-                raise dg.Failure(
-                    description=f"delivery gate failed for {month}; nobody was sent a scorecard: "
-                    + "; ".join(f"{c.name}: {c.detail}" for c in gate.failed),
-                    metadata={ALERTED: error is None},
-                )
             report = deliver(
                 settings,
                 month,
@@ -169,7 +211,9 @@ def build_delivery_assets(
             "deliveries": dg.MetadataValue.md(_md(last)),
         }
         # Recorded even when some failed: the UI then shows who did get the scorecard.
-        yield dg.MaterializeResult(metadata=metadata)
+        yield dg.MaterializeResult(
+            metadata=metadata, check_results=[_gate_result(gates, blocking=True)]
+        )
         failures = [(r.month, o) for r in reports for o in r.failures]
         if failures:
             # Everyone else was tried; the ledger has every outcome, and a re-run retries these.

@@ -189,6 +189,8 @@ def test_backfill_sends_nothing_schedule_sends_once_rerun_sends_none(world, serv
     }
     meta = _materialization(scheduled, "scorecard_emails").metadata
     assert meta["sent"].value == 4 and meta["failed"].value == 0
+    gate = [c for c in scheduled.get_asset_check_evaluations() if c.check_name == "delivery_gate"]
+    assert [c.passed for c in gate] == [True]
     assert "smtp://scorecards@127.0.0.1" in meta["transport"].value
 
     # Running it again (a retry, a second click) sends nothing.
@@ -265,6 +267,9 @@ def test_gate_failure_alerts_admins_and_sends_no_scorecard(world, server) -> Non
     assert "beta" in body and result.run_id in body
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert failure.step_failure_data.user_failure_data.metadata[ALERTED].value is True
+    [check] = result.get_asset_check_evaluations()
+    assert check.check_name == "delivery_gate" and not check.passed
+    assert "no_team_without_tickets" in check.description
 
     # The run-failure sensor sees this run and does not alert a second time.
     _evaluate_sensor(defs, instance, result)
