@@ -47,11 +47,12 @@ def _md(report: DeliveryReport) -> str:
     df = report.table()
     if df.empty:
         return "_nothing to send_"
-    lines = ["| team | recipient | status | attempts | PDF | error |", "|---|---|---|---:|---|---|"]
+    # status first: the panel is narrow and cuts off what is on the right
+    lines = ["| status | team | recipient | attempts | error | PDF |", "|---|---|---|---:|---|---|"]
     for r in df.itertuples(index=False):
         error = str(r.error).replace("|", "/")
         lines.append(
-            f"| {r.team} | {r.recipient} | {r.status} | {r.attempts} | `{r.pdf_sha256}` | {error} |"
+            f"| {r.status} | {r.team} | {r.recipient} | {r.attempts} | {error} | `{r.pdf_sha256}` |"
         )
     return "\n".join(lines)
 
