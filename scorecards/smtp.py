@@ -119,9 +119,10 @@ class SmtpTransport:
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
+        conn: smtplib.SMTP | None = None
         try:
             if s.security == "ssl":
-                conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                conn = smtplib.SMTP_SSL(
                     s.host, s.effective_port, timeout=s.timeout, context=self._context()
                 )
             else:
@@ -132,48 +133,39 @@ class SmtpTransport:
                     conn.ehlo()
             if s.user:
                 conn.login(s.user, s.password or "")
-        except UnicodeError:
-            # smtplib encodes AUTH as ASCII; its error would quote the offending character
-            raise SendError(
-                "SMTP_USER or SMTP_PASSWORD contains characters that SMTP AUTH cannot send "
-                "(non-ASCII)",
-                transient=False,
-                connection=True,
-            ) from None
-        except smtplib.SMTPAuthenticationError as exc:
-            raise SendError(
-                f"SMTP login as {s.user} at {s.host} refused: {self._reply(exc)}",
-                transient=False,
-                code=exc.smtp_code,
-                connection=True,
-            ) from None
-        except smtplib.SMTPNotSupportedError as exc:
-            raise SendError(
-                f"{s.host} does not support what SMTP_SECURITY={s.security} needs: {exc}",
-                transient=False,
-                connection=True,
-            ) from None
-        except ssl.SSLError as exc:
-            raise SendError(
-                f"TLS with {s.host}:{s.effective_port} failed: {exc}",
-                transient=False,
-                connection=True,
-            ) from None
-        except smtplib.SMTPResponseException as exc:
-            raise SendError(
-                f"{s.host} refused the session: {self._reply(exc)}",
-                transient=400 <= exc.smtp_code < 500,
-                code=exc.smtp_code,
-                connection=True,
-            ) from None
-        except (OSError, smtplib.SMTPException) as exc:
-            raise SendError(
-                f"cannot reach {s.host}:{s.effective_port}: {self.scrub(_os_error(exc))}",
-                transient=True,
-                connection=True,
-            ) from None
+        except (UnicodeError, OSError, smtplib.SMTPException) as exc:
+            if conn is not None:
+                with contextlib.suppress(OSError):
+                    conn.close()
+            raise self._session_error(exc) from None
         self.connections += 1
         return conn
+
+    def _session_error(self, exc: BaseException) -> SendError:
+        """Why no session could be had; every such error stops the run's sending."""
+        s = self.settings
+        where = f"{s.host}:{s.effective_port}"
+        code = exc.smtp_code if isinstance(exc, smtplib.SMTPResponseException) else None
+        transient = False
+        # the order matters: SSLError is an OSError, and the SMTP errors are SMTPExceptions
+        if isinstance(exc, UnicodeError):
+            # smtplib encodes AUTH as ASCII; its own message would quote the offending character
+            text = (
+                "SMTP_USER or SMTP_PASSWORD contains characters SMTP AUTH cannot send (non-ASCII)"
+            )
+        elif isinstance(exc, smtplib.SMTPAuthenticationError):
+            text = f"SMTP login as {s.user} at {s.host} refused: {self._reply(exc)}"
+        elif isinstance(exc, smtplib.SMTPNotSupportedError):
+            text = f"{s.host} does not support what SMTP_SECURITY={s.security} needs: {exc}"
+        elif isinstance(exc, ssl.SSLError):
+            text = f"TLS with {where} failed: {exc}"
+        elif isinstance(exc, smtplib.SMTPResponseException):
+            text = f"{s.host} refused the session: {self._reply(exc)}"
+            transient = 400 <= exc.smtp_code < 500
+        else:
+            text = f"cannot reach {where}: {self.scrub(_os_error(exc))}"
+            transient = True
+        return SendError(text, transient=transient, code=code, connection=True)
 
     def _reply(self, exc: smtplib.SMTPResponseException) -> str:
         text = exc.smtp_error
