@@ -16,7 +16,6 @@ from scorecards.delivery import (
 )
 from scorecards.gate import GateResult, evaluate_gate
 from scorecards.periods import last_complete_month
-from scorecards.smtp import FileOutbox
 
 GROUP = "scorecards"
 # Only the latest complete month is e-mailed on its own; a backfill or an older month sends
@@ -148,7 +147,7 @@ def build_delivery_assets(
             )
             return
         sender = mail.sender_for(settings)
-        if isinstance(mail.transport(outbox_dir(settings, months[-1])), FileOutbox):
+        if not mail.host:
             context.log.warning(
                 "no SMTP_HOST: the e-mails go to the file outbox, nobody receives them "
                 "(docs/delivery.md: switching to a real server)"
@@ -215,15 +214,12 @@ def build_delivery_assets(
         yield dg.MaterializeResult(
             metadata=metadata, check_results=[_gate_result(gates, blocking=True)]
         )
-        failures = [(r.month, o) for r in reports for o in r.failures]
-        if failures:
+        with_failures = [r for r in reports if r.failures]
+        if with_failures:
             # Everyone else was tried; the ledger has every outcome, and a re-run retries these.
             raise dg.Failure(
-                description=f"{len(failures)} delivery(ies) failed: "
-                + "; ".join(
-                    f"{m} {o.delivery.team} → {o.delivery.recipient}: {o.error}"
-                    for m, o in failures
-                ),
+                description=f"{sum(len(r.failures) for r in with_failures)} delivery(ies) "
+                "failed: " + "; ".join(f"{r.month}: {r.failure_text()}" for r in with_failures),
             )
 
     return [scorecard_emails]

@@ -3,11 +3,9 @@ end (ingest, churn risk, KPIs, scorecards, e-mails)."""
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 import dagster as dg
 
-from scorecards.periods import month_key, shift_month
+from scorecards.periods import last_complete_month
 from scorecards.settings import Settings
 
 JOB = "monthly_scorecards"
@@ -20,12 +18,6 @@ def monthly_job() -> dg.UnresolvedAssetJobDefinition:
         selection=dg.AssetSelection.all(),
         description="One month end to end: ingest, churn risk, KPIs, scorecards and e-mails.",
     )
-
-
-def month_to_send(scheduled: object, tz: str) -> str:
-    """The month a run at `scheduled` reports on: the calendar month before it, in `tz`."""
-    local = scheduled.astimezone(ZoneInfo(tz))  # type: ignore[attr-defined]
-    return shift_month(month_key(local.date()), -1)
 
 
 def monthly_schedule(
@@ -46,7 +38,8 @@ def monthly_schedule(
         f"({tz}): the previous month, from ingest to e-mail.",
     )
     def monthly_scorecards_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        month = month_to_send(context.scheduled_execution_time, tz)
+        # the calendar month before the tick, in the partitions' time zone
+        month = last_complete_month(context.scheduled_execution_time, tz)
         # run_key: one run per month, however often the tick is evaluated.
         return dg.RunRequest(run_key=month, partition_key=month, tags={TRIGGER_TAG: "schedule"})
 

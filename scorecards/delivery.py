@@ -152,9 +152,11 @@ def plan(settings: Settings, month: str) -> Plan:
             out.pdfs[team] = pdf.read_bytes()
             sha = hashlib.sha256(out.pdfs[team]).hexdigest()
         # A recipient listed twice for one team (in any spelling of case) gets one message.
-        unique = {r.lower(): r for r in reversed(recipients)}
-        for r in [unique[k] for k in dict.fromkeys(r.lower() for r in recipients)]:
-            out.deliveries.append(Delivery(month, team, r, pdf, sha))
+        seen: set[str] = set()
+        for r in recipients:
+            if r.lower() not in seen:
+                seen.add(r.lower())
+                out.deliveries.append(Delivery(month, team, r, pdf, sha))
     return out
 
 

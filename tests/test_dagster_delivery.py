@@ -16,11 +16,11 @@ import assets.delivery
 from assets.delivery import ALERTED, SEND_TAG, is_backfill, why_not_sent
 from pipelines.definitions import build_definitions
 from pipelines.resources import MAIL_ENV, MailResource
-from pipelines.schedules import JOB, month_to_send
+from pipelines.schedules import JOB
 from pipelines.sensors import alert_admins_on_run_failure
 from scorecards import publish
 from scorecards.local_smtp import LocalSmtpServer
-from scorecards.periods import month_range
+from scorecards.periods import last_complete_month, month_range
 from tests.conftest import Env, customer, survey, ticket
 from tests.test_delivery import EVERYONE, TEAMS
 
@@ -306,9 +306,12 @@ def test_backfill_detection_and_schedule_month() -> None:
     assert not is_backfill({"scorecards/trigger": "schedule"}, ["2026-10"])
     berlin = ZoneInfo("Europe/Berlin")
     # just after midnight on 1 January in Berlin is still December in UTC
-    assert month_to_send(dt.datetime(2027, 1, 2, 7, tzinfo=berlin), "Europe/Berlin") == "2026-12"
     assert (
-        month_to_send(dt.datetime(2026, 12, 1, 0, 30, tzinfo=berlin), "Europe/Berlin") == "2026-11"
+        last_complete_month(dt.datetime(2027, 1, 2, 7, tzinfo=berlin), "Europe/Berlin") == "2026-12"
+    )
+    assert (
+        last_complete_month(dt.datetime(2026, 12, 1, 0, 30, tzinfo=berlin), "Europe/Berlin")
+        == "2026-11"
     )
 
 
