@@ -7,7 +7,6 @@ is replaced whole, since churn needs every customer ever seen.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -20,17 +19,25 @@ import pandas as pd
 
 from scorecards import warehouse
 from scorecards.contract import CUSTOMERS, SURVEYS, TICKETS, UNDATED, Dataset
-from scorecards.landing import list_landing_files, load_raw, sql_str
+from scorecards.landing import load_raw, resolve_files
 from scorecards.periods import days_before, month_bounds, shift_month
 from scorecards.settings import Settings
-from scorecards.validation import QUARANTINED, ValidationResult, quarantine_frame, validate
+from scorecards.validation import (
+    ACCEPTED,
+    COUNT_COLUMNS,
+    QUARANTINED,
+    ValidationResult,
+    quarantine_frame,
+    status_counts_sql,
+    validate,
+)
 
 log = logging.getLogger(__name__)
 
 
 def quarantined_share(rows_read: int, quarantined: int, undated: int) -> float:
-    """Quarantined share of a month's rows; undated rows count against every month, since any of
-    them might belong to it."""
+    """Quarantined share of a month's rows that claim to be data (read less filtered and
+    superseded); undated rows count against every month, since any of them might belong to it."""
     read, bad = rows_read + undated, quarantined + undated
     return bad / read if read else 0.0
 
@@ -50,23 +57,27 @@ class IngestReport:
     dataset: str
     months: list[str]
     files: pd.DataFrame
-    month_stats: pd.DataFrame  # period, rows_read, accepted, quarantined, duplicates_dropped
+    month_stats: pd.DataFrame  # period, rows_read and one count per status (COUNT_COLUMNS)
     reasons: pd.DataFrame  # period, reason, rows
     undated: int
     quarantine_files: list[Path] = field(default_factory=list)
+    filters: pd.DataFrame = field(default_factory=pd.DataFrame)  # period, filter, rows
     unknown_teams: list[str] = field(default_factory=list)
     # The newest accepted timestamp in the whole landing data, to tell whether a month is complete.
     latest: datetime | None = None
+    # Header problems that did not stop the read (empty or repeated column names).
+    warnings: list[str] = field(default_factory=list)
 
     def quarantined_share(self, month: str) -> float:
         row = self.month_stats[self.month_stats.period == month]
-        return quarantined_share(int(row.rows_read.sum()), int(row.quarantined.sum()), self.undated)
+        claimed = int(row.rows_read.sum()) - int(row.filtered.sum()) - int(row.superseded.sum())
+        return quarantined_share(claimed, int(row.quarantined.sum()), self.undated)
 
     def month_complete(self, month: str, tz: str) -> bool:
         return reaches_month_end(self.latest, month, tz)
 
     def totals(self) -> dict[str, int]:
-        s = self.files[["rows_read", "accepted", "quarantined", "duplicates_dropped"]].sum()
+        s = self.files[["rows_read", *COUNT_COLUMNS.values()]].sum()
         return {k: int(v) for k, v in s.items()}
 
 
@@ -76,10 +87,7 @@ def _month_stats(
     df = con.execute(
         f"""
         WITH m AS (SELECT unnest(?::VARCHAR[]) AS period)
-        SELECT m.period, count(s.status) AS rows_read,
-               count(*) FILTER (s.status = 'accepted') AS accepted,
-               count(*) FILTER (s.status = 'quarantined') AS quarantined,
-               count(*) FILTER (s.status = 'duplicate') AS duplicates_dropped
+        SELECT m.period, {status_counts_sql("s.status").replace("count(*) AS rows_read", "count(s.status) AS rows_read")}
         FROM m LEFT JOIN {res.staged} s USING (period)
         GROUP BY m.period ORDER BY m.period
         """,
@@ -156,6 +164,7 @@ def _report(
         files=res.file_stats,
         month_stats=_month_stats(con, res, months),
         reasons=res.reason_counts,
+        filters=res.filter_counts,
         undated=_undated(con, res),
     )
 
@@ -165,20 +174,36 @@ def _load_and_validate(
     settings: Settings,
     ds: Dataset,
     accepted_tickets: str | None = None,
+    warnings: list[str] | None = None,
 ) -> ValidationResult:
-    files = list_landing_files(settings.landing_dir, ds)
-    source = getattr(settings.sources, ds.name)
-    raw = load_raw(con, ds, files, source, relative_to=settings.landing_dir)
-    return validate(con, ds, raw, source, settings.timezone, accepted_tickets=accepted_tickets)
+    files = resolve_files(settings.landing_dir, ds, settings.sources)
+    raw = load_raw(
+        con, ds, files, settings.timezone, team_sql=_team_sql(settings), warnings=warnings
+    )
+    return validate(con, ds, raw, settings.timezone, accepted_tickets=accepted_tickets)
+
+
+def _team_sql(settings: Settings) -> str | None:
+    """Team ids from the data's spelling: a configured id or name, else a slug of the name."""
+    try:
+        from scorecards.teams import team_id_sql
+    except ImportError:
+        return None
+    return team_id_sql("team__m", settings.teams.values())
 
 
 def ingest_events(settings: Settings, months: Sequence[str]) -> dict[str, IngestReport]:
     """Validate all landing tickets and survey responses; replace `months` in the warehouse."""
     months = sorted(set(months))
     with warehouse.connect(settings.warehouse_path) as con:
-        tickets = _load_and_validate(con, settings, TICKETS)
-        surveys = _load_and_validate(con, settings, SURVEYS, accepted_tickets=tickets.accepted)
+        notes: dict[str, list[str]] = {"tickets": [], "survey_responses": []}
+        tickets = _load_and_validate(con, settings, TICKETS, warnings=notes["tickets"])
+        surveys = _load_and_validate(
+            con, settings, SURVEYS, tickets.accepted, warnings=notes["survey_responses"]
+        )
         reports = {r.dataset.table: _report(con, r, months) for r in (tickets, surveys)}
+        for name, w in notes.items():
+            reports[name].warnings = w
         for res in (tickets, surveys):
             reports[res.dataset.table].latest = con.execute(
                 f"SELECT max({res.dataset.period_column}) FROM {res.accepted}"
@@ -202,6 +227,7 @@ def ingest_events(settings: Settings, months: Sequence[str]) -> dict[str, Ingest
             for res in (tickets, surveys):
                 warehouse.replace_months(con, res.dataset.table, res.accepted, months)
                 _record(con, reports[res.dataset.table], months)
+            _record_team_names(con, tickets, surveys)
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -216,7 +242,8 @@ def ingest_events(settings: Settings, months: Sequence[str]) -> dict[str, Ingest
 def ingest_customers(settings: Settings) -> IngestReport:
     """Validate the landing customers and replace the customer table whole."""
     with warehouse.connect(settings.warehouse_path) as con:
-        res = _load_and_validate(con, settings, CUSTOMERS)
+        notes: list[str] = []
+        res = _load_and_validate(con, settings, CUSTOMERS, warnings=notes)
         months = [
             m
             for (m,) in con.execute(
@@ -224,6 +251,7 @@ def ingest_customers(settings: Settings) -> IngestReport:
             ).fetchall()
         ]
         report = _report(con, res, months)
+        report.warnings = notes
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(f"DELETE FROM {CUSTOMERS.table}")
@@ -243,40 +271,45 @@ def ingest_customers(settings: Settings) -> IngestReport:
     return report
 
 
-def first_data_month(settings: Settings) -> str | None:
-    """The earliest month with a readable ticket in the landing folder.
+def _record_team_names(
+    con: duckdb.DuckDBPyConnection, tickets: ValidationResult, surveys: ValidationResult
+) -> None:
+    """Each team id with the spelling the data uses most for it, for titles of teams that come
+    from the data. Rebuilt from the whole landing folder, like the quarantine accounting."""
+    names = " UNION ALL ".join(
+        f"SELECT team__v AS team, trim(team) AS name FROM {r.staged} "
+        f"WHERE status = '{ACCEPTED}' AND team__v IS NOT NULL AND trim(team) <> ''"
+        for r in (tickets, surveys)
+    )
+    con.execute("DELETE FROM team_names")
+    con.execute(
+        f"""
+        INSERT INTO team_names BY NAME
+        SELECT team, first(name ORDER BY n DESC, name) AS name FROM (
+            SELECT team, name, count(*) AS n FROM ({names}) GROUP BY team, name
+        ) GROUP BY team
+        """
+    )
 
-    Partitions start here. Each file's minimum is cached by (name, size, mtime), so loading the
-    Dagster definitions does not re-read an unchanged landing folder.
-    """
+
+def landing_months(settings: Settings) -> list[str]:
+    """Months with accepted tickets or survey responses in the landing folder, read through the
+    mapping. Reads every file (raises `InputFileError` for one that cannot be read), so this is
+    for run time, never for loading the Dagster definitions."""
+    with duckdb.connect() as con:
+        tickets = _load_and_validate(con, settings, TICKETS)
+        surveys = _load_and_validate(con, settings, SURVEYS, tickets.accepted)
+        rows = con.execute(
+            f"SELECT DISTINCT period FROM (SELECT period FROM {tickets.accepted} "
+            f"UNION ALL SELECT period FROM {surveys.accepted}) WHERE period <> ? ORDER BY 1",
+            [UNDATED],
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def first_data_month(settings: Settings) -> str | None:
+    """The configured first month, else the earliest month of data (reads the landing folder)."""
     if settings.teams_file.first_month:
         return settings.teams_file.first_month
-    files = list_landing_files(settings.landing_dir, TICKETS)
-    if not files:
-        return None
-    cache_path = settings.data_dir / ".cache" / "first_month.json"
-    try:
-        cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
-    except (OSError, ValueError):
-        cache = {}
-    fresh: dict[str, str | None] = {}
-    source = settings.sources.tickets
-    with duckdb.connect() as con:
-        con.execute(f"SET TimeZone = {sql_str(settings.timezone)}")
-        for path in files:
-            st = path.stat()
-            key = f"{settings.timezone}|{path}|{st.st_size}|{st.st_mtime_ns}"
-            if key not in cache:
-                raw = load_raw(con, TICKETS, [path], source)
-                cache[key] = con.execute(
-                    f"SELECT strftime(timezone({sql_str(settings.timezone)}, "
-                    f"min(TRY_CAST(NULLIF(trim(created_at), '') AS TIMESTAMPTZ))), '%Y-%m') FROM {raw}"
-                ).fetchone()[0]
-            fresh[key] = cache[key]
-    try:
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
-        cache_path.write_text(json.dumps(fresh, indent=0, sort_keys=True))
-    except OSError:
-        pass  # a read-only data dir only costs a re-scan next time
-    months = [m for m in fresh.values() if m]
-    return min(months) if months else None
+    months = landing_months(settings)
+    return months[0] if months else None

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from scorecards.kpi_catalog import ALL_TEAMS, KPI_IDS
+from scorecards.sources import SourcesFile
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR_ENV = "SCORECARDS_DATA_DIR"
@@ -77,6 +79,26 @@ class TeamConfig(_Strict):
         if bad:
             raise ValueError(f"invalid e-mail address {', '.join(map(repr, bad))}")
         return v
+
+
+class TeamDefaults(_Strict):
+    """What a team found only in the data gets (teams_from_data): the fields of a configured
+    team except its id and name, which come from the data."""
+
+    locale: Literal["de", "en"] = "de"
+    targets: dict[str, float] = Field(default_factory=dict)
+    headline_kpis: list[str] = Field(default_factory=list)
+    recipients: list[str] = Field(default_factory=list)
+
+    @field_validator("targets", "headline_kpis")
+    @classmethod
+    def _known(cls, v: Any) -> Any:
+        return TeamConfig._known_kpis(v)
+
+    @field_validator("recipients")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        return TeamConfig._valid_addresses(v)
 
 
 class OverviewConfig(_Strict):
@@ -189,6 +211,10 @@ class TeamsFile(_Strict):
     company_targets: dict[str, float] = Field(default_factory=dict)
     overview: OverviewConfig = Field(default_factory=OverviewConfig)
     teams: list[TeamConfig] = Field(default_factory=list)
+    # Every team found in the data (tickets, survey responses) gets a scorecard, with
+    # team_defaults; a team listed under `teams` overrides (scorecards/teams.py).
+    teams_from_data: bool = True
+    team_defaults: TeamDefaults = Field(default_factory=TeamDefaults)
     churn: ChurnConfig = Field(default_factory=ChurnConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
 
@@ -223,25 +249,6 @@ class TeamsFile(_Strict):
         return self
 
 
-class CsvOptions(_Strict):
-    delimiter: str = ","
-    encoding: Literal["utf-8", "latin-1"] = "utf-8"
-
-
-class DatasetSource(_Strict):
-    # contract column -> column name in the source files
-    columns: dict[str, str] = Field(default_factory=dict)
-    # contract column -> {source spelling -> contract spelling}
-    values: dict[str, dict[str, str]] = Field(default_factory=dict)
-    csv: CsvOptions = Field(default_factory=CsvOptions)
-
-
-class SourcesFile(_Strict):
-    tickets: DatasetSource = Field(default_factory=DatasetSource)
-    surveys: DatasetSource = Field(default_factory=DatasetSource)
-    customers: DatasetSource = Field(default_factory=DatasetSource)
-
-
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -249,6 +256,9 @@ class Settings:
     teams_file: TeamsFile
     sources: SourcesFile
     warnings: tuple[str, ...] = field(default=())
+    # The teams after `with_teams` (configured and found in the data, scorecards/teams.py);
+    # None: only the configured teams.
+    resolved_teams: tuple[TeamConfig, ...] | None = None
 
     @property
     def timezone(self) -> str:
@@ -256,7 +266,19 @@ class Settings:
 
     @property
     def teams(self) -> dict[str, TeamConfig]:
+        """Every team that gets a scorecard: the configured ones, and after `with_teams` also
+        those found in the data."""
+        teams = self.teams_file.teams if self.resolved_teams is None else self.resolved_teams
+        return {t.id: t for t in teams}
+
+    @property
+    def configured_teams(self) -> dict[str, TeamConfig]:
+        """The teams of config/teams.yaml alone."""
         return {t.id: t for t in self.teams_file.teams}
+
+    def with_teams(self, teams: Mapping[str, TeamConfig]) -> Settings:
+        """A copy whose `teams` (and so `target`) are `teams`, e.g. from teams.resolve_teams."""
+        return replace(self, resolved_teams=tuple(teams.values()))
 
     @property
     def landing_dir(self) -> Path:
@@ -291,6 +313,10 @@ def _format_pydantic(path: Path, err: ValidationError, raw: Any) -> str:
                 loc[1] = f"[{raw['teams'][loc[1]].get('id', loc[1])}]"
             except (KeyError, IndexError, TypeError, AttributeError):
                 loc[1] = f"[{loc[1]}]"
+        elif len(loc) >= 2 and isinstance(loc[1], int) and isinstance(raw, dict):
+            # A dataset's mappings: one mapping is written without a list around it.
+            loc[1] = None if isinstance(raw.get(loc[0]), dict) else f"[{loc[1]}]"
+            loc = [p for p in loc if p is not None]
         key = ".".join(str(p) for p in loc).replace(".[", "[")
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":

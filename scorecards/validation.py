@@ -1,5 +1,6 @@
-"""Validation: every row read ends in exactly one place, accepted, quarantined with its reasons, or
-dropped as an exact duplicate of an accepted row.
+"""Validation: every row read ends in exactly one place: accepted, quarantined with its reasons,
+dropped as an exact duplicate of an accepted row, superseded by a later row of an event log, or
+filtered as not data by the mapping.
 
 All checks are SQL expressions over the whole staged table (no per-row Python), so the same code
 validates ten rows in a test and ten million in the benchmark.
@@ -15,20 +16,26 @@ import pandas as pd
 from scorecards.contract import (
     CHANNELS,
     CUSTOMERS,
-    FALSE_WORDS,
     SCORE_RANGES,
     SURVEY_TYPES,
     SURVEYS,
     TICKETS,
-    TRUE_WORDS,
     UNDATED,
-    Column,
     Dataset,
 )
-from scorecards.landing import sql_ident, sql_str
-from scorecards.settings import DatasetSource
+from scorecards.sql import sql_ident, sql_str
 
 ACCEPTED, QUARANTINED, DUPLICATE = "accepted", "quarantined", "duplicate"
+SUPERSEDED, FILTERED = "superseded", "filtered"
+STATUSES: tuple[str, ...] = (ACCEPTED, QUARANTINED, DUPLICATE, SUPERSEDED, FILTERED)
+# Per-file and per-month counts of each status, under the names reports and tables use.
+COUNT_COLUMNS: dict[str, str] = {
+    ACCEPTED: "accepted",
+    QUARANTINED: "quarantined",
+    DUPLICATE: "duplicates_dropped",
+    SUPERSEDED: "superseded",
+    FILTERED: "filtered",
+}
 
 
 @dataclass(frozen=True)
@@ -42,67 +49,21 @@ class ValidationResult:
     dataset: Dataset
     staged: str
     accepted: str
-    file_stats: pd.DataFrame  # file, rows_read, accepted, quarantined, duplicates_dropped
+    file_stats: pd.DataFrame  # file, rows_read, accepted, quarantined, duplicates_dropped, ...
     reason_counts: pd.DataFrame  # period, reason, rows
+    filter_counts: pd.DataFrame  # period, filter, rows
+
+
+def status_counts_sql(status: str = "status") -> str:
+    """count(*) AS rows_read and one count per status, for a GROUP BY over staged rows."""
+    parts = ["count(*) AS rows_read"] + [
+        f"count(*) FILTER ({status} = '{s}') AS {name}" for s, name in COUNT_COLUMNS.items()
+    ]
+    return ", ".join(parts)
 
 
 def _in_list(values: tuple[str, ...]) -> str:
     return "(" + ", ".join(sql_str(v) for v in values) + ")"
-
-
-def _mapped(col: Column, source: DatasetSource) -> str:
-    """The source string after trimming, empty-to-null and the configured value spellings."""
-    raw = f"NULLIF(trim({sql_ident(col.name)}), '')"
-    spellings = source.values.get(col.name)
-    if not spellings:
-        return raw
-    cases = " ".join(
-        f"WHEN {sql_str(k.strip().lower())} THEN {sql_str(v)}" for k, v in spellings.items()
-    )
-    return f"(CASE lower({raw}) {cases} ELSE {raw} END)"
-
-
-def _typed(col: Column) -> tuple[str | None, str, list[tuple[str, str]]]:
-    """SQL for one column's typed value, built over the mapped source string `<col>__m`.
-
-    Returns (numeric parse `<col>__d` or None, typed value `<col>__v`, [(condition, reason)]).
-    Checks refer to the named intermediate columns so no cast is evaluated twice.
-    """
-    n = col.name
-    m, d, v = f"{n}__m", f"{n}__d", f"{n}__v"
-    checks: list[tuple[str, str]] = []
-    if col.required:
-        checks.append((f"{m} IS NULL", f"missing required value: {n}"))
-    if col.type == "string":
-        return None, m, checks
-    if col.type == "timestamp":
-        checks.append((f"{m} IS NOT NULL AND {v} IS NULL", f"unparsable timestamp: {n}"))
-        return None, f"TRY_CAST({m} AS TIMESTAMPTZ)", checks
-    if col.type == "boolean":
-        checks.append((f"{m} IS NOT NULL AND {v} IS NULL", f"not a boolean: {n}"))
-        return (
-            None,
-            (
-                f"(CASE WHEN lower({m}) IN {_in_list(TRUE_WORDS)} THEN true "
-                f"WHEN lower({m}) IN {_in_list(FALSE_WORDS)} THEN false END)"
-            ),
-            checks,
-        )
-    bad_number = f"{m} IS NOT NULL AND ({d} IS NULL OR NOT isfinite({d}))"
-    parse = f"TRY_CAST({m} AS DOUBLE)"
-    if col.type == "number":
-        checks.append((bad_number, f"not a number: {n}"))
-        checks.append((f"{d} < 0", f"negative value: {n}"))
-        return parse, f"(CASE WHEN isfinite({d}) THEN {d} END)", checks
-    # integer
-    checks.append(
-        (f"{bad_number} OR (isfinite({d}) AND {d} <> floor({d}))", f"not a whole number: {n}")
-    )
-    return (
-        parse,
-        f"(CASE WHEN isfinite({d}) AND {d} = floor({d}) THEN CAST({d} AS BIGINT) END)",
-        checks,
-    )
 
 
 def _rules(dataset: Dataset) -> list[tuple[str, str]]:
@@ -135,52 +96,35 @@ def _rules(dataset: Dataset) -> list[tuple[str, str]]:
     raise ValueError(dataset.name)
 
 
-def _reason_sql(checks: list[tuple[str, str]]) -> str:
-    """All failed checks' reasons joined by "; ", NULL when none failed.
-
-    A string, not a list: concat_ws skips NULLs and costs a fraction of building a list per row.
-    """
+def _reason_sql(checks: list[tuple[str, str]], first: str) -> str:
+    """The per-column reasons in `first`, then all failed rule reasons, joined by "; "; NULL when
+    none failed. A string, not a list: concat_ws skips NULLs and costs a fraction of a list."""
     items = ", ".join(f"CASE WHEN COALESCE({c}, false) THEN {sql_str(r)} END" for c, r in checks)
-    return f"NULLIF(concat_ws('; ', {items}), '')"
+    return f"NULLIF(concat_ws('; ', {first}, {items}), '')"
 
 
 def validate(
     con: duckdb.DuckDBPyConnection,
     dataset: Dataset,
     raw_table: str,
-    source: DatasetSource,
     timezone: str,
     accepted_tickets: str | None = None,
 ) -> ValidationResult:
     """Validate a raw table loaded by `landing.load_raw`.
 
-    Survey responses need the accepted tickets (`accepted_tickets`) to take their team from the
-    ticket and to check they were not submitted before the ticket existed.
+    Each row ends in one status: filtered (a mapping's filter says it is not data), superseded
+    (an event log has a later row for its key), quarantined (with every reason), duplicate (an
+    exact copy of an accepted row) or accepted. Survey responses need the accepted tickets
+    (`accepted_tickets`) to take their team from the ticket and to check they were not
+    submitted before the ticket existed.
     """
     con.execute(f"SET TimeZone = {sql_str(timezone)}")
-    # Built up in layers: mapped source strings, numeric parses, typed values, then checks.
-    mapped, parsed, typed, scratch = [], [], [], []
-    checks: list[tuple[str, str]] = []
-    for col in dataset.columns:
-        d, v, c = _typed(col)
-        mapped.append(f"{_mapped(col, source)} AS {col.name}__m")
-        scratch.append(f"{col.name}__m")
-        if d is not None:
-            parsed.append(f"{d} AS {col.name}__d")
-            scratch.append(f"{col.name}__d")
-        typed.append(f"{v} AS {col.name}__v")
-        checks.extend(c)
-    layers = f"(SELECT r.*, {', '.join(mapped)} FROM {raw_table} r)"
-    if parsed:
-        layers = f"(SELECT *, {', '.join(parsed)} FROM {layers})"
-    layers = f"(SELECT *, {', '.join(typed)} FROM {layers})"
-    # Rules that compare typed columns with each other come after the per-column checks.
-    checks.extend(_rules(dataset))
+    checks = _rules(dataset)
     lowered = {"channel", "survey_type"}
     staged = f"staged_{dataset.name}"
     period_v = f"{dataset.period_column}__v"
     join = ""
-    team_expr = "team__v" if "team" in dataset.column_names else None
+    team_expr = "s.team__v" if "team" in dataset.column_names else None
     if dataset is SURVEYS:
         if accepted_tickets is None:
             raise ValueError("survey validation needs the accepted tickets")
@@ -198,55 +142,88 @@ def validate(
             ),
             ("s.submitted_at__v < t.t_created", "submitted before its ticket was created"),
         ]
+    id_v = f"{dataset.id_column}__v"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {staged}_checked AS
-        SELECT s.* EXCLUDE ({", ".join(scratch)}),
-               {_reason_sql(checks)} AS reason,
+        SELECT s.* EXCLUDE (_colreason, _amb),
+               {_reason_sql(checks, "s._colreason")} AS reason,
                {team_expr if team_expr else "NULL"} AS resolved_team,
                COALESCE(strftime(timezone({sql_str(timezone)}, s.{period_v}), '%Y-%m'),
                         {sql_str(UNDATED)}) AS period
-        FROM {layers} s {join}
+        FROM {raw_table} s {join}
+        """
+    )
+    # Event logs: of the rows of one key, the last in the mapping's order is the record; the
+    # earlier ones are history, not errors. Only keys that occur more than once are sorted.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {staged}_superseded AS
+        WITH keys AS (
+            SELECT {id_v} FROM {staged}_checked
+            WHERE _evlog AND _skip IS NULL AND {id_v} IS NOT NULL
+            GROUP BY {id_v} HAVING count(*) > 1
+        )
+        SELECT _file, _row FROM (
+            SELECT _file, _row, row_number() OVER (
+                PARTITION BY {id_v} ORDER BY _order DESC NULLS LAST, _file DESC, _row DESC) AS k
+            FROM {staged}_checked SEMI JOIN keys USING ({id_v})
+            WHERE _evlog AND _skip IS NULL
+        ) WHERE k > 1
         """
     )
     # Duplicates among rows that passed every row check: identical copies are dropped once,
-    # copies that disagree are all quarantined because no one can tell which is right. Only ids
-    # that occur more than once need the window functions, which keeps the sort small.
-    id_v = f"{dataset.id_column}__v"
-    value_cols = ", ".join(f"{c}__v" for c in dataset.column_names)
+    # copies that disagree are all quarantined because no one can tell which is right, with
+    # the columns they disagree on. Only ids that occur more than once need the windows.
+    value_cols = [f"{c}__v" for c in dataset.column_names]
+    differs = ", ".join(
+        f"CASE WHEN count(DISTINCT {v}) + (count(*) > count({v}))::INT > 1 THEN {sql_str(c)} END"
+        for c, v in zip(dataset.column_names, value_cols, strict=True)
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {staged}_repeats AS
-        WITH ids AS (
-            SELECT {id_v} FROM {staged}_checked WHERE reason IS NULL
+        WITH live AS (
+            SELECT * FROM {staged}_checked c
+            WHERE reason IS NULL AND _skip IS NULL
+              AND NOT EXISTS (SELECT 1 FROM {staged}_superseded x
+                              WHERE x._file = c._file AND x._row = c._row)
+        ), ids AS (
+            SELECT {id_v}, concat_ws(', ', {differs}) AS differs FROM live
             GROUP BY {id_v} HAVING count(*) > 1
         ), keyed AS (
-            SELECT _file, _row, {id_v}, hash(struct_pack({value_cols})) AS row_key
-            FROM {staged}_checked SEMI JOIN ids USING ({id_v})
-            WHERE reason IS NULL
+            SELECT _file, _row, {id_v}, ids.differs,
+                   hash(struct_pack({", ".join(value_cols)})) AS row_key
+            FROM live JOIN ids USING ({id_v})
         )
-        SELECT _file, _row,
+        SELECT _file, _row, differs,
                count(DISTINCT row_key) OVER (PARTITION BY {id_v}) AS versions,
                row_number() OVER (PARTITION BY {id_v}, row_key ORDER BY _file, _row) AS copy_no
         FROM keyed
         """
     )
+    conflict = f"'duplicate {dataset.id_column} with conflicting values in: ' || d.differs"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {staged} AS
         SELECT c.* EXCLUDE (reason),
-            CASE WHEN c.reason IS NOT NULL THEN '{QUARANTINED}'
+            CASE WHEN c._skip IS NOT NULL THEN '{FILTERED}'
+                 WHEN x._row IS NOT NULL THEN '{SUPERSEDED}'
+                 WHEN c.reason IS NOT NULL THEN '{QUARANTINED}'
                  WHEN d.versions > 1 THEN '{QUARANTINED}'
                  WHEN d.copy_no > 1 THEN '{DUPLICATE}'
                  ELSE '{ACCEPTED}' END AS status,
-            CASE WHEN c.reason IS NOT NULL THEN c.reason
-                 WHEN d.versions > 1 THEN 'duplicate {dataset.id_column} with conflicting values'
+            CASE WHEN c._skip IS NOT NULL OR x._row IS NOT NULL THEN NULL
+                 WHEN c.reason IS NOT NULL THEN c.reason
+                 WHEN d.versions > 1 THEN {conflict}
             END AS reason
-        FROM {staged}_checked c LEFT JOIN {staged}_repeats d USING (_file, _row)
+        FROM {staged}_checked c
+        LEFT JOIN {staged}_superseded x USING (_file, _row)
+        LEFT JOIN {staged}_repeats d USING (_file, _row)
         """
     )
-    con.execute(f"DROP TABLE {staged}_checked")
-    con.execute(f"DROP TABLE {staged}_repeats")
+    for t in ("checked", "superseded", "repeats"):
+        con.execute(f"DROP TABLE {staged}_{t}")
 
     out_cols = []
     for c in dataset.column_names:
@@ -261,27 +238,27 @@ def validate(
         f"""
         CREATE OR REPLACE TEMP TABLE {accepted} AS
         SELECT {", ".join(out_cols)}, period FROM {staged}
-        WHERE status = '{ACCEPTED}' ORDER BY {dataset.id_column}__v
+        WHERE status = '{ACCEPTED}' ORDER BY {id_v}
         """
     )
     file_stats = con.execute(
-        f"""
-        SELECT _file AS file, count(*) AS rows_read,
-               count(*) FILTER (status = '{ACCEPTED}') AS accepted,
-               count(*) FILTER (status = '{QUARANTINED}') AS quarantined,
-               count(*) FILTER (status = '{DUPLICATE}') AS duplicates_dropped
-        FROM {staged} GROUP BY _file ORDER BY _file
-        """
+        f"SELECT _file AS file, {status_counts_sql()} FROM {staged} GROUP BY _file ORDER BY _file"
     ).df()
     reason_counts = con.execute(
         f"""
         SELECT period, trim(r) AS reason, count(*) AS rows
-        FROM (SELECT period, unnest(string_split(reason, ';')) AS r FROM {staged}
+        FROM (SELECT period, unnest(string_split(reason, '; ')) AS r FROM {staged}
               WHERE status = '{QUARANTINED}')
         GROUP BY ALL ORDER BY period, rows DESC, reason
         """
     ).df()
-    return ValidationResult(dataset, staged, accepted, file_stats, reason_counts)
+    filter_counts = con.execute(
+        f"""
+        SELECT period, _skip AS filter, count(*) AS rows FROM {staged}
+        WHERE status = '{FILTERED}' GROUP BY ALL ORDER BY period, rows DESC, filter
+        """
+    ).df()
+    return ValidationResult(dataset, staged, accepted, file_stats, reason_counts, filter_counts)
 
 
 def quarantine_frame(

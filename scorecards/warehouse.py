@@ -16,9 +16,9 @@ from pathlib import Path
 import duckdb
 
 from scorecards.contract import DATASETS, Dataset
-from scorecards.landing import sql_ident
+from scorecards.sql import sql_ident
 
-_SQL_TYPES = {
+SQL_TYPES = {
     "string": "VARCHAR",
     "timestamp": "TIMESTAMPTZ",
     "number": "DOUBLE",
@@ -39,6 +39,8 @@ KPI_COLUMNS: tuple[str, ...] = (
     "yoy_value",
     "target",
     "change_significant",
+    # Why `value` is empty ("no resolved timestamp in the data"); NULL when there is a value.
+    "no_data_reason",
 )
 
 _DDL = [
@@ -49,18 +51,24 @@ _DDL = [
     """CREATE TABLE IF NOT EXISTS ingest_files (
         dataset VARCHAR, file VARCHAR, rows_read BIGINT, accepted BIGINT,
         quarantined BIGINT, duplicates_dropped BIGINT)""",
+    # Team id -> the spelling the data uses most for it (ingest), for teams found in the data.
+    "CREATE TABLE IF NOT EXISTS team_names (team VARCHAR PRIMARY KEY, name VARCHAR)",
     """CREATE TABLE IF NOT EXISTS quarantine_reasons (
         dataset VARCHAR, period VARCHAR, reason VARCHAR, rows BIGINT)""",
     """CREATE TABLE IF NOT EXISTS team_kpis (
         period VARCHAR, team VARCHAR, kpi VARCHAR, value DOUBLE, n BIGINT,
         ci_low DOUBLE, ci_high DOUBLE, low_sample BOOLEAN, prev_value DOUBLE,
-        yoy_value DOUBLE, target DOUBLE, change_significant BOOLEAN)""",
+        yoy_value DOUBLE, target DOUBLE, change_significant BOOLEAN,
+        no_data_reason VARCHAR)""",
     # One row per (month, team, recipient, PDF version, channel): scorecards/delivery.py.
     """CREATE TABLE IF NOT EXISTS delivery_ledger (
         period VARCHAR, team VARCHAR, recipient VARCHAR, pdf_sha256 VARCHAR, channel VARCHAR,
         status VARCHAR, message_id VARCHAR, attempts INTEGER, updated_at TIMESTAMPTZ,
         sent_at TIMESTAMPTZ, run_id VARCHAR, error VARCHAR,
         PRIMARY KEY (period, team, recipient, pdf_sha256, channel))""",
+    # Team id -> the readable name it was derived from (the most frequent spelling in the
+    # data), written by ingest; scorecards/teams.py names teams found only in the data by it.
+    "CREATE TABLE IF NOT EXISTS team_names (team VARCHAR, name VARCHAR)",
 ]
 
 
@@ -69,7 +77,7 @@ class WarehouseBusyError(RuntimeError):
 
 
 def _dataset_ddl(ds: Dataset) -> str:
-    cols = ", ".join(f"{sql_ident(c.name)} {_SQL_TYPES[c.type]}" for c in ds.columns)
+    cols = ", ".join(f"{sql_ident(c.name)} {SQL_TYPES[c.type]}" for c in ds.columns)
     return f"CREATE TABLE IF NOT EXISTS {ds.table} ({cols}, period VARCHAR)"
 
 
@@ -80,6 +88,10 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(ddl)
     # Columns added after a table's first release, so older warehouses gain them in place.
     con.execute("ALTER TABLE ingest_months ADD COLUMN IF NOT EXISTS landing_latest TIMESTAMPTZ")
+    for table in ("ingest_months", "ingest_files"):
+        for col in ("superseded", "filtered"):
+            con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {col} BIGINT DEFAULT 0")
+    con.execute("ALTER TABLE team_kpis ADD COLUMN IF NOT EXISTS no_data_reason VARCHAR")
 
 
 @contextlib.contextmanager

@@ -41,6 +41,11 @@ def test_wrong_delimiter_gets_a_hint(env: Env) -> None:
     path.write_text(
         "ticket_id;customer_id;team;channel;created_at;contacts;reopened;escalated\nT1;C1;alpha;email;2026-04-01;1;no;no\n"
     )
+    # Detected when the delimiter is left on auto ...
+    rep = ingest_events(env.settings(), ["2026-04"])["tickets"]
+    assert rep.totals()["accepted"] == 1
+    # ... and a hint when a wrong one is set.
+    (env.config / "sources.yaml").write_text("tickets:\n  csv: {delimiter: ','}\n")
     with pytest.raises(InputFileError) as err:
         ingest_events(env.settings(), ["2026-04"])
     assert "semicolons.csv" in str(err.value)

@@ -45,6 +45,8 @@ def test_every_ticket_reason_is_quarantined_with_original_values(env: Env) -> No
         "accepted": 2,
         "quarantined": 12,
         "duplicates_dropped": 1,
+        "superseded": 0,
+        "filtered": 0,
     }
     q = _quarantine(env, "tickets", "2026-04").set_index("ticket_id")
     assert q.loc["T-chan", "reason"] == "unknown channel"
@@ -57,7 +59,9 @@ def test_every_ticket_reason_is_quarantined_with_original_values(env: Env) -> No
     assert q.loc["T-cont", "reason"] == "contacts below 1"
     assert q.loc["T-int", "reason"] == "not a whole number: contacts"
     assert q.loc["T-bool", "reason"] == "not a boolean: reopened"
-    assert list(q.loc["T-conf", "reason"]) == ["duplicate ticket_id with conflicting values"] * 2
+    assert list(q.loc["T-conf", "reason"]) == [
+        "duplicate ticket_id with conflicting values in: agent_id"
+    ] * 2
     assert list(q.loc["T-conf", "agent_id"]) == ["A1", "A2"]
     assert q.loc["T-chan", "source_file"] == "tickets/tickets.csv"
     assert int(q.loc["T-chan", "source_row"]) == 2
@@ -96,7 +100,8 @@ def test_survey_and_customer_reasons(env: Env) -> None:
     )
     settings = env.settings()
     s = ingest_events(settings, ["2026-04"])["survey_responses"]
-    assert s.totals() == {"rows_read": 9, "accepted": 2, "quarantined": 7, "duplicates_dropped": 0}
+    assert s.totals() == {"rows_read": 9, "accepted": 2, "quarantined": 7, "duplicates_dropped": 0,
+                          "superseded": 0, "filtered": 0}  # fmt: skip
     q = _quarantine(env, "surveys", "2026-04").set_index("response_id")
     assert q.loc["R-range", "reason"] == "score out of range"
     assert q.loc["R-nps-range", "reason"] == "score out of range"
@@ -113,7 +118,8 @@ def test_survey_and_customer_reasons(env: Env) -> None:
     assert got == [("R-ok", "alpha", "csat"), ("R-team", "beta", "nps")]
 
     c = ingest_customers(settings)
-    assert c.totals() == {"rows_read": 4, "accepted": 1, "quarantined": 3, "duplicates_dropped": 0}
+    assert c.totals() == {"rows_read": 4, "accepted": 1, "quarantined": 3, "duplicates_dropped": 0,
+                          "superseded": 0, "filtered": 0}  # fmt: skip
     reasons = sorted(c.reasons.reason)
     assert reasons == [
         "churned before customer_since",
@@ -246,7 +252,8 @@ def test_the_zendesk_example_in_docs_sources_md_works_as_written(tmp_path) -> No
     settings = e.settings()
     report = ingest_events(settings, ["2026-10"])["tickets"]
     assert report.totals() == {
-        "rows_read": 3, "accepted": 2, "quarantined": 1, "duplicates_dropped": 0
+        "rows_read": 3, "accepted": 2, "quarantined": 1, "duplicates_dropped": 0,
+        "superseded": 0, "filtered": 0,
     }  # fmt: skip
     with warehouse.connect(settings.warehouse_path, read_only=True) as con:
         got = con.execute(
