@@ -40,6 +40,10 @@ def report_metadata(report: IngestReport) -> dict[str, dg.MetadataValue]:
         "rows_read_in_months": dg.MetadataValue.int(int(ms.rows_read.sum())),
         "quarantined_in_months": dg.MetadataValue.int(int(ms.quarantined.sum())),
         "duplicates_dropped_in_months": dg.MetadataValue.int(int(ms.duplicates_dropped.sum())),
+        # event-log rows replaced by a later row of the same key, and rows a mapping's filter
+        # says are not data (docs/sources.md)
+        "superseded_in_months": dg.MetadataValue.int(int(ms.superseded.sum())),
+        "filtered_in_months": dg.MetadataValue.int(int(ms.filtered.sum())),
         "undated_rows_quarantined": dg.MetadataValue.int(report.undated),
         "landing_rows_read_all_months": dg.MetadataValue.int(totals["rows_read"]),
         "quarantine_by_reason": dg.MetadataValue.md(_md_table(by_reason)),
@@ -49,6 +53,9 @@ def report_metadata(report: IngestReport) -> dict[str, dg.MetadataValue]:
             "\n".join(f"- `{p}`" for p in report.quarantine_files) or "_none_"
         ),
         "teams_not_in_config": dg.MetadataValue.text(", ".join(report.unknown_teams) or "none"),
+        "file_warnings": dg.MetadataValue.md(
+            "\n".join(f"- {w}" for w in report.warnings) or "_none_"
+        ),
     }
 
 
@@ -83,11 +90,17 @@ def build_ingest_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Asse
         threshold = settings.teams_file.quarantine_threshold
         reports = ingest_events(settings, context.partition_keys)
         for name, report in reports.items():
+            for warning in report.warnings:
+                context.log.warning(warning)
             for team in report.unknown_teams:
                 context.log.warning(f"team {team!r} appears in {name} but not in config/teams.yaml")
             results = [checks.quarantine_result(report, threshold)]
             if name == "tickets":
-                results.append(checks.completeness_result(report, settings.timezone))
+                results.append(
+                    checks.completeness_result(
+                        report, settings.timezone, fallback=reports.get("survey_responses")
+                    )
+                )
             yield dg.MaterializeResult(
                 asset_key=name, metadata=report_metadata(report), check_results=results
             )

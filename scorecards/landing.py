@@ -264,8 +264,9 @@ def _select(
     name: str,
     timezone: str,
     team_sql: str | None,
-) -> str:
-    """One INSERT's SELECT: raw values, cleaned strings, numeric parses, typed values, reasons."""
+) -> tuple[str, str]:
+    """The file as written into `_land`, then the INSERT's SELECT over it: cleaned strings,
+    numeric parses, typed values and reasons."""
     by_lower = {h.lower(): h for h in header}
     contract = dataset.column_names
     sqls, missing = {}, []
@@ -295,7 +296,10 @@ def _select(
         else "NULL::DOUBLE[] AS _order"
     )
     inner.append("row_number() OVER () AS _row")
-    layer = f"(SELECT {', '.join(inner)} FROM {reader})"
+    # Two statements: the file's row numbers need a window over the whole file, after which
+    # DuckDB works on one thread; the typing below runs in parallel over the stored result.
+    land = f"SELECT {', '.join(inner)} FROM {reader}"
+    layer = "_land"
     cleaned = [f"{cleaned_sql(c, mapping)} AS {c.name}__m" for c in dataset.columns]
     layer = f"(SELECT *, {', '.join(cleaned)} FROM {layer})"
     numeric = [f"{s.numeric} AS {c}__d" for c, s in sqls.items() if s.numeric]
@@ -326,7 +330,7 @@ def _select(
         sql_str(name),
         "_row",
     ]
-    return f"SELECT {', '.join(out)} FROM {layer}"
+    return land, f"SELECT {', '.join(out)} FROM {layer}"
 
 
 @contextmanager
@@ -382,7 +386,7 @@ def load_raw(
                 if warnings is not None:
                     warnings.append(f"{lf.relative}: {w}")
             try:
-                select = _select(
+                land, select = _select(
                     dataset, lf.mapping, header, reader, lf.relative, timezone, team_sql
                 )
             except MappingError as exc:
@@ -392,9 +396,15 @@ def load_raw(
                     + _delimiter_hint(header, delimiter),
                 ) from None
             try:
-                con.execute(f"INSERT INTO {table} {select}")
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _land AS {land}")
             except duckdb.Error as exc:
                 raise InputFileError(path, f"cannot be read: {_first_line(exc)}") from None
+            try:
+                con.execute(f"INSERT INTO {table} {select}")
+            except duckdb.Error as exc:
+                raise InputFileError(path, f"cannot be mapped: {_first_line(exc)}") from None
+            finally:
+                con.execute("DROP TABLE IF EXISTS _land")
             _refuse_ambiguous(con, table, dataset, lf)
     return table
 

@@ -71,7 +71,12 @@ def _clean(expr: str, tokens: list[str]) -> str:
     t = f"NULLIF(trim({expr}), '')"
     if not tokens:
         return t
-    return f"(CASE WHEN lower(trim({expr})) IN {_in_list(tokens)} THEN NULL ELSE {t} END)"
+    # The length test first: most values are longer than any token and skip lower() and IN.
+    longest = max(len(x.encode()) for x in tokens)
+    return (
+        f"(CASE WHEN strlen(trim({expr})) <= {longest} AND lower(trim({expr})) IN "
+        f"{_in_list(tokens)} THEN NULL ELSE {t} END)"
+    )
 
 
 def _source(col: Column, spec: ColumnSpec, header: dict[str, str], tokens: list[str]) -> str:

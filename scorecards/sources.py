@@ -73,6 +73,15 @@ class ColumnSpec(_Strict):
     thousands: Literal[".", ",", " ", "'", ""] | None = None
     unit: UNITS | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_booleans(cls, v: Any) -> Any:
+        # YAML 1.1 reads an unquoted `true:` key as the boolean True.
+        if isinstance(v, dict):
+            return {({True: "true", False: "false"}.get(k, k) if isinstance(k, bool) else k): x
+                    for k, x in v.items()}  # fmt: skip
+        return v
+
     @model_validator(mode="after")
     def _one_source(self) -> ColumnSpec:
         given = [
@@ -291,7 +300,7 @@ def load_preset(name: str) -> dict[str, Any]:
 
 
 def apply_preset(user: dict[str, Any]) -> dict[str, Any]:
-    """The user's mapping laid over its preset: per column entry, per `values` column and per
+    """The user's mapping laid over its preset: per column entry, per `values` spelling and per
     key of the nested options; any other key replaces the preset's."""
     name = user.get("preset")
     if not name:
@@ -299,9 +308,13 @@ def apply_preset(user: dict[str, Any]) -> dict[str, Any]:
     base = dict(load_preset(name)["mapping"])
     out = dict(base)
     for key, val in user.items():
-        if key in ("columns", "values") and isinstance(val, dict):
-            merged = dict(base.get(key) or {})
-            merged.update(val)
+        if key == "columns" and isinstance(val, dict):
+            out[key] = {**(base.get(key) or {}), **val}
+        elif key == "values" and isinstance(val, dict):
+            # spellings add to the preset's, per column
+            merged = {c: dict(v) for c, v in (base.get(key) or {}).items()}
+            for col, spellings in val.items():
+                merged[col] = {**merged.get(col, {}), **(spellings or {})}
             out[key] = merged
         elif key in ("csv", "numbers", "event_log") and isinstance(val, dict):
             out[key] = {**(base.get(key) or {}), **val}

@@ -188,13 +188,16 @@ def validate(
             WHERE reason IS NULL AND _skip IS NULL
               AND NOT EXISTS (SELECT 1 FROM {staged}_superseded x
                               WHERE x._file = c._file AND x._row = c._row)
+        ), repeated AS (
+            SELECT * FROM live SEMI JOIN (
+                SELECT {id_v} FROM live GROUP BY {id_v} HAVING count(*) > 1
+            ) USING ({id_v})
         ), ids AS (
-            SELECT {id_v}, concat_ws(', ', {differs}) AS differs FROM live
-            GROUP BY {id_v} HAVING count(*) > 1
+            SELECT {id_v}, concat_ws(', ', {differs}) AS differs FROM repeated GROUP BY {id_v}
         ), keyed AS (
             SELECT _file, _row, {id_v}, ids.differs,
                    hash(struct_pack({", ".join(value_cols)})) AS row_key
-            FROM live JOIN ids USING ({id_v})
+            FROM repeated JOIN ids USING ({id_v})
         )
         SELECT _file, _row, differs,
                count(DISTINCT row_key) OVER (PARTITION BY {id_v}) AS versions,

@@ -59,9 +59,10 @@ def test_every_ticket_reason_is_quarantined_with_original_values(env: Env) -> No
     assert q.loc["T-cont", "reason"] == "contacts below 1"
     assert q.loc["T-int", "reason"] == "not a whole number: contacts"
     assert q.loc["T-bool", "reason"] == "not a boolean: reopened"
-    assert list(q.loc["T-conf", "reason"]) == [
-        "duplicate ticket_id with conflicting values in: agent_id"
-    ] * 2
+    assert (
+        list(q.loc["T-conf", "reason"])
+        == ["duplicate ticket_id with conflicting values in: agent_id"] * 2
+    )
     assert list(q.loc["T-conf", "agent_id"]) == ["A1", "A2"]
     assert q.loc["T-chan", "source_file"] == "tickets/tickets.csv"
     assert int(q.loc["T-chan", "source_row"]) == 2
@@ -226,43 +227,42 @@ def test_value_spellings_and_column_names_from_sources_yaml(tmp_path) -> None:
     assert q.channel[0] == "Carrier Pigeon" and q.reason[0] == "unknown channel"
 
 
-def test_the_zendesk_example_in_docs_sources_md_works_as_written(tmp_path) -> None:
+def test_the_walk_through_in_docs_sources_md_works_as_written(tmp_path) -> None:
     import re
     from pathlib import Path
 
     import yaml
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "sources.md").read_text()
-    example = doc.split("## Worked example")[1].split("## Freshdesk")[0]
+    example = doc.split("## Walk-through")[1]
     export = re.search(r"```text\n(.*?)```", example, re.S).group(1)
     mapping = yaml.safe_load(re.search(r"```yaml\n(.*?)```", example, re.S).group(1))
     teams = {
         "timezone": "Europe/Berlin",
-        "teams": [
-            {"id": "billing", "name": "Billing", "locale": "de"},
-            {"id": "tech_support", "name": "Tech", "locale": "en"},
-        ],
+        "teams": [{"id": "billing", "name": "Abrechnung", "locale": "de"}],
     }
     e = Env(tmp_path, teams=teams, sources=mapping)
     folder = e.landing / "tickets"
     folder.mkdir(parents=True)
-    (folder / "zendesk_tickets.csv").write_text(
-        export + "4713;88125;Technik;;Carrier Pigeon;2026-10-02 09:00:00;;;;nein;no;1\n"
+    (folder / "incidents.csv").write_bytes(
+        (export + "V-1003;K-19;Technik;Brieftaube;02.02.2026 09:00;?;1,0;nein;;\n").encode("cp1252")
     )
     settings = e.settings()
-    report = ingest_events(settings, ["2026-10"])["tickets"]
+    report = ingest_events(settings, ["2026-01", "2026-02"])["tickets"]
     assert report.totals() == {
         "rows_read": 3, "accepted": 2, "quarantined": 1, "duplicates_dropped": 0,
         "superseded": 0, "filtered": 0,
     }  # fmt: skip
     with warehouse.connect(settings.warehouse_path, read_only=True) as con:
         got = con.execute(
-            "SELECT ticket_id, team, channel, reopened, escalated, contacts, resolved_at IS NULL,"
-            " strftime(timezone('UTC', created_at), '%H:%M') FROM tickets ORDER BY 1"
+            "SELECT ticket_id, team, channel, escalated, contacts, reopened, handle_time_s,"
+            " resolved_at IS NULL, strftime(timezone('UTC', created_at), '%H:%M') FROM tickets"
+            " ORDER BY 1"
         ).fetchall()
     assert got == [
-        ("4711", "billing", "web", False, False, 1, False, "06:14"),  # 08:14 in Berlin (CEST)
-        ("4712", "tech_support", "chat", False, True, 2, True, "06:20"),
+        # 14:05 in Berlin (CET); a configured team's name gives its id, others a slug
+        ("V-1001", "technik", "phone", False, None, None, 750.0, False, "13:05"),
+        ("V-1002", "billing", "email", True, None, None, 180.0, True, "07:00"),
     ]
-    q = pd.read_csv(e.data / "quarantine" / "tickets" / "2026-10.csv", dtype=str)
-    assert q.channel.tolist() == ["Carrier Pigeon"] and q.reason.tolist() == ["unknown channel"]
+    q = pd.read_csv(e.data / "quarantine" / "tickets" / "2026-02.csv", dtype=str)
+    assert q.channel.tolist() == ["Brieftaube"] and q.reason.tolist() == ["unknown channel"]
