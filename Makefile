@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster
 export SCORECARDS_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: demo test ui bench lint format clean
+.PHONY: demo test ui bench lint format clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,16 +20,21 @@ $(DAGSTER_HOME)/dagster.yaml: config/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp config/dagster.yaml $@
 
-demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+# System libraries (HarfBuzz-Subset for deterministic PDFs): checked on every run, installed
+# when missing and we may.
+system-deps:
+	@bash scripts/system-deps.sh
+
+demo: system-deps $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m pipelines.cli demo
 
-test: $(STAMP)
+test: system-deps $(STAMP)
 	$(BIN)/pytest
 
-ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+ui: system-deps $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-bench: $(STAMP)
+bench: system-deps $(STAMP)
 	$(BIN)/python -m scorecards.bench
 	$(BIN)/python -m scorecards.bench_render
 	$(BIN)/python -m scorecards.bench_mail

@@ -56,6 +56,8 @@ def build_churn_assets(
             if not r.scored:
                 context.log.info(f"{m}: {r.note}")
         meta: dict[str, dg.MetadataValue] = {
+            # "scored", or why not: "not scored: no customers data" (the run still succeeds).
+            "status": dg.MetadataValue.text("scored" if last.scored else last.reason),
             "months": dg.MetadataValue.text(", ".join(sorted(results))),
             "months_scored": dg.MetadataValue.text(", ".join(scored) or "none"),
             "latest": dg.MetadataValue.text(f"{last.month}: {last.note}"),

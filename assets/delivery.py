@@ -186,6 +186,8 @@ def build_delivery_assets(
                 resend=config.resend,
                 run_id=context.run.run_id,
             )
+            if report.no_recipients:  # e.g. teams from the data while team_defaults has none
+                context.log.info(f"{month}: not e-mailed, no recipients: {report.no_recipients}")
             for o in report.outcomes:
                 if o.failed:
                     context.log.error(

@@ -52,7 +52,9 @@ def report_metadata(report: IngestReport) -> dict[str, dg.MetadataValue]:
         "quarantine_files": dg.MetadataValue.md(
             "\n".join(f"- `{p}`" for p in report.quarantine_files) or "_none_"
         ),
-        "teams_not_in_config": dg.MetadataValue.text(", ".join(report.unknown_teams) or "none"),
+        "teams_from_data_not_in_config": dg.MetadataValue.text(
+            ", ".join(report.unknown_teams) or "none"
+        ),
         "file_warnings": dg.MetadataValue.md(
             "\n".join(f"- {w}" for w in report.warnings) or "_none_"
         ),
@@ -93,7 +95,15 @@ def build_ingest_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Asse
             for warning in report.warnings:
                 context.log.warning(warning)
             for team in report.unknown_teams:
-                context.log.warning(f"team {team!r} appears in {name} but not in config/teams.yaml")
+                if settings.teams_file.teams_from_data:
+                    context.log.info(
+                        f"team {team!r} in {name} gets team_defaults (not in teams.yaml)"
+                    )
+                else:
+                    context.log.warning(
+                        f"team {team!r} appears in {name} but not in config/teams.yaml "
+                        "(teams_from_data: false, so it gets no scorecard)"
+                    )
             results = [checks.quarantine_result(report, threshold)]
             if name == "tickets":
                 results.append(

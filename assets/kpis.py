@@ -21,6 +21,15 @@ def _team_matrix(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _no_data_md(df: pd.DataFrame) -> str:
+    company = df[(df.team == ALL_TEAMS) & df.no_data_reason.notna()]
+    if company.empty:
+        return "_every KPI has data_"
+    lines = ["| KPI | no data because |", "|---|---|"]
+    lines += [f"| {KPI_BY_ID[r.kpi].label_en} | {r.no_data_reason} |" for r in company.itertuples()]
+    return "\n".join(lines)
+
+
 def build_kpi_assets(
     partitions_def: dg.TimeWindowPartitionsDefinition, first_month: str
 ) -> list[dg.AssetsDefinition]:
@@ -69,6 +78,8 @@ def build_kpi_assets(
                 ),
                 "kpis_by_team": dg.MetadataValue.md(f"**{last}**\n\n" + _team_matrix(df)),
                 "low_sample_rows": dg.MetadataValue.int(int(df.low_sample.sum())),
+                # KPIs the data cannot give at all (company level), with the reason.
+                "no_data_kpis": dg.MetadataValue.md(_no_data_md(df)),
             }
         )
 

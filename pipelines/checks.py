@@ -68,17 +68,34 @@ def quarantine_result(
     )
 
 
-def completeness_result(report: IngestReport, tz: str) -> dg.AssetCheckResult:
-    incomplete = [m for m in report.months if not report.month_complete(m, tz)]
-    latest = report.latest.isoformat() if report.latest else "no data"
+def completeness_result(
+    report: IngestReport, tz: str, fallback: IngestReport | None = None
+) -> dg.AssetCheckResult:
+    """Whether the data reaches the end of every month loaded. It is judged on `report` (the
+    tickets) when that dataset has any data at all; an installation without tickets (surveys
+    only) is judged on `fallback` (the survey responses) instead, under the same check."""
+    basis = report
+    if report.latest is None and fallback is not None and fallback.latest is not None:
+        basis = fallback
+    incomplete = [m for m in report.months if not basis.month_complete(m, tz)]
+    latest = basis.latest.isoformat() if basis.latest else "no data"
+    judged = (
+        ""
+        if basis is report
+        else f" No {report.dataset} in the landing data: judged on {basis.dataset}."
+    )
     return dg.AssetCheckResult(
         asset_key=report.dataset,
         check_name=MONTH_COMPLETE,
         passed=not incomplete,
         description=(
-            f"Data ends at {latest}, before the last day of {', '.join(incomplete)}."
+            f"Data ends at {latest}, before the last day of {', '.join(incomplete)}.{judged}"
             if incomplete
-            else f"Data reaches the end of every month loaded (latest: {latest})."
+            else f"Data reaches the end of every month loaded (latest: {latest}).{judged}"
         ),
-        metadata={"latest_record": latest, "incomplete_months": ", ".join(incomplete) or "none"},
+        metadata={
+            "latest_record": latest,
+            "incomplete_months": ", ".join(incomplete) or "none",
+            "judged_on": basis.dataset,
+        },
     )

@@ -1,7 +1,15 @@
 """Command line for scripted runs: `python -m pipelines.cli demo | run | months`.
 
 `demo` is what `make demo` calls: demo data when the landing folder is empty, then every asset
-for every month in one run, recorded in $DAGSTER_HOME so the UI shows it.
+for every month with data in one run, recorded in $DAGSTER_HOME so the UI shows it.
+
+`run` and `months` first scan the landing folder (a bad file stops here, as one line naming the
+file) and record the months with data in `<data dir>/.state/months.json`, where the Dagster
+definitions take their first partition from. Without `--from`/`--to`, `run` covers the months
+that have data, not every month up to the last calendar month. A failed run prints each failed
+check's explanation and each failed step's error as one line; `--debug` adds tracebacks.
+
+Exit codes: 0 done, 1 a run failed, 2 bad configuration, input file or arguments.
 """
 
 from __future__ import annotations
@@ -9,23 +17,69 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
+from typing import TextIO
 
 import dagster as dg
 import pandas as pd
 
 from pipelines.definitions import build_definitions
+from pipelines.partitions import (
+    Clock,
+    partition_start,
+    read_state,
+    record_landing_months,
+    state_path,
+    utc_now,
+)
+from pipelines.partitions import partition_keys as _keys
+from pipelines.sensors import failure_lines
 from scorecards.contract import TICKETS
 from scorecards.delivery import outbox_dir
 from scorecards.kpis import markdown_preview
-from scorecards.landing import list_landing_files
+from scorecards.landing import InputFileError, list_landing_files
+from scorecards.periods import month_range
 from scorecards.publish import scorecard_dir
-from scorecards.settings import Settings, load_settings
+from scorecards.settings import ConfigError, Settings, load_settings
 
 PARTITIONED = ["tickets", "survey_responses", "customer_churn_risk", "team_kpis"]
 
 
-def partition_keys(defs: dg.Definitions) -> list[str]:
-    return defs.resolve_assets_def("team_kpis").partitions_def.get_partition_keys()
+class UsageError(Exception):
+    """A request the CLI cannot carry out as asked (months out of range, no data): one line."""
+
+
+def partition_keys(defs: dg.Definitions, clock: Clock | None = None) -> list[str]:
+    return _keys(defs.resolve_assets_def("team_kpis").partitions_def, clock)
+
+
+def data_range(data_months: list[str], keys: list[str]) -> tuple[str, str] | None:
+    """First and last month with landing data inside the partitions, or None."""
+    have = [m for m in data_months if keys and keys[0] <= m <= keys[-1]]
+    return (have[0], have[-1]) if have else None
+
+
+def _instance() -> dg.DagsterInstance:
+    if not os.environ.get("DAGSTER_HOME"):
+        raise UsageError(
+            "DAGSTER_HOME is not set: set it to the folder of the Dagster instance "
+            "(`make` uses ./.dagster) so the UI sees the runs"
+        )
+    return dg.DagsterInstance.get()
+
+
+def _report_failure(
+    instance: dg.DagsterInstance, run_id: str, what: str, err: TextIO, debug: bool
+) -> None:
+    print(f"run {run_id} failed ({what}):", file=err)
+    for line in failure_lines(instance, run_id) or ["no failed step or check was recorded"]:
+        print(f"  {line}", file=err)
+    if debug:
+        for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
+            data = entry.dagster_event.step_failure_data if entry.dagster_event else None
+            if data and data.error:
+                print(f"\n--- {entry.step_key} ---\n{data.error.to_string()}", file=err)
+    print("  the full log: the run in the Dagster UI (`make ui`, Runs)", file=err)
 
 
 def run(
@@ -34,14 +88,38 @@ def run(
     last: str | None = None,
     scorecards: bool = True,
     email: bool = False,
+    *,
+    instance: dg.DagsterInstance | None = None,
+    clock: Clock = utc_now,
+    debug: bool = False,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> bool:
-    """Materialize customers, then the partitioned assets for [first, last] in a single run."""
-    defs = build_definitions(settings)
-    keys = partition_keys(defs)
-    first, last = first or keys[0], last or keys[-1]
-    if first not in keys or last not in keys:
-        raise SystemExit(f"months must be within {keys[0]}...{keys[-1]}, got {first}...{last}")
-    instance = dg.DagsterInstance.get()
+    """Materialize customers, then the partitioned assets for [first, last] in a single run.
+
+    Without first/last: the months with landing data. Raises InputFileError for an unreadable
+    landing file (before anything runs) and UsageError for months outside the partitions."""
+    out, err = out or sys.stdout, err or sys.stderr
+    data_months = record_landing_months(settings, clock)
+    defs = build_definitions(settings, clock=clock)
+    keys = partition_keys(defs, clock)
+    if not keys:
+        raise UsageError("no complete month to run yet (the partitions are empty)")
+    if first is None or last is None:
+        found = data_range(data_months, keys)
+        if found is None:
+            raise UsageError(
+                f"no landing data in {keys[0]}...{keys[-1]} under {settings.landing_dir}"
+                + (f" (data found for {data_months[0]}...{data_months[-1]})" if data_months else "")
+                + "; give --from/--to to run months anyway"
+            )
+        first, last = first or found[0], last or found[1]
+    if first not in keys or last not in keys or first > last:
+        raise UsageError(f"months must be within {keys[0]}...{keys[-1]}, got {first}...{last}")
+    empty = [m for m in month_range(first, last) if m not in data_months]
+    if empty:
+        print(f"note: no landing data for {', '.join(empty)}; their checks will fail", file=err)
+    instance = instance or _instance()
     assets = list(defs.assets)
     steps: list[tuple[list[str], dict[str, str]]] = [
         (["customers"], {}),
@@ -67,18 +145,25 @@ def run(
             instance=instance,
             tags=tags,
             raise_on_error=False,
-            # The run's full event log is in the UI; the terminal gets warnings and errors only.
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            # The run's full event log is in the UI; the terminal gets the failure summary
+            # (with --debug also Dagster's warnings and errors, tracebacks included).
+            run_config={
+                "loggers": {
+                    "console": {"config": {"log_level": "WARNING" if debug else "CRITICAL"}}
+                }
+            },
         )
         if not result.success:
-            print(
-                f"run {result.run_id} failed; open `make ui` and look at the run for details",
-                file=sys.stderr,
+            months = tags.get("dagster/partition") or (
+                f"{first}...{last}" if tags else "whole table"
+            )
+            _report_failure(
+                instance, result.run_id, f"{', '.join(selection)}; {months}", err, debug
             )
             return False
-    print(f"materialized {', '.join(['customers', *PARTITIONED])} for {first}...{last}")
+    print(f"materialized {', '.join(['customers', *PARTITIONED])} for {first}...{last}", file=out)
     if scorecards:
-        print(f"rendered {'and e-mailed ' if email else ''}the scorecards for {last}")
+        print(f"rendered {'and e-mailed ' if email else ''}the scorecards for {last}", file=out)
     return True
 
 
@@ -105,7 +190,7 @@ def _print_outputs(settings: Settings, last: str) -> None:
         print(markdown_preview(pd.read_csv(csv)))
 
 
-def demo(args: argparse.Namespace) -> int:
+def demo(args: argparse.Namespace, clock: Clock = utc_now) -> int:
     settings = load_settings()
     if not list_landing_files(settings.landing_dir, TICKETS):
         from scorecards.demo import generate
@@ -118,34 +203,112 @@ def demo(args: argparse.Namespace) -> int:
             tickets_per_month=args.tickets_per_month,
             seed=1,
         )
-    ok = run(settings, email=True)
+    ok = run(settings, email=True, clock=clock, debug=args.debug)
     if ok:
-        _print_outputs(settings, partition_keys(build_definitions(settings))[-1])
+        keys = partition_keys(build_definitions(settings, clock=clock), clock)
+        found = data_range(list(read_state(settings).months), keys)
+        _print_outputs(settings, found[1] if found else keys[-1])
     return 0 if ok else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipelines.cli")
+def months(settings: Settings, clock: Clock = utc_now) -> int:
+    """Scan the landing folder, record its months and print the partition range it gives."""
+    data_months = record_landing_months(settings, clock)
+    keys = partition_keys(build_definitions(settings, clock=clock), clock)
+    print(f"{keys[0]}...{keys[-1]}" if keys else "no partitions yet")
+    print(f"partitions start: {partition_start(settings, clock).detail}")
+    if data_months:
+        print(f"months with data: {data_months[0]}...{data_months[-1]} ({len(data_months)})")
+        gaps = [m for m in month_range(data_months[0], data_months[-1]) if m not in data_months]
+        if gaps:
+            print(f"months without data inside that range: {', '.join(gaps)}")
+    else:
+        print(f"no landing data under {settings.landing_dir}")
+    print(f"recorded in {state_path(settings)}")
+    return 0
+
+
+def sources(args: argparse.Namespace) -> int:
+    """`sources suggest|check <file>`: draft or try a mapping (scorecards/source_tools.py)."""
+    from scorecards import source_tools
+
+    return source_tools.main_sources(args.action, args.file, args.dataset)
+
+
+def _parser() -> argparse.ArgumentParser:
+    # --debug before or after the command; the subcommands' copy defaults to SUPPRESS so it
+    # does not reset a --debug given before the command
+    def debug_flag(default: object) -> argparse.ArgumentParser:
+        flag = argparse.ArgumentParser(add_help=False)
+        flag.add_argument(
+            "--debug",
+            action="store_true",
+            default=default,
+            help="print tracebacks, not only the one-line errors",
+        )
+        return flag
+
+    parser = argparse.ArgumentParser(prog="python -m pipelines.cli", parents=[debug_flag(False)])
+    common = debug_flag(argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="cmd", required=True)
-    p_demo = sub.add_parser("demo", help="demo data if none, then all assets for all months")
+    p_demo = sub.add_parser(
+        "demo", parents=[common], help="demo data if none, then all assets for all months"
+    )
     p_demo.add_argument("--months", type=int, default=24)
     p_demo.add_argument("--tickets-per-month", type=int, default=20000)
-    p_run = sub.add_parser("run", help="all assets for a range of months (default: all)")
-    p_run.add_argument("--from", dest="first")
-    p_run.add_argument("--to", dest="last")
+    p_run = sub.add_parser(
+        "run",
+        parents=[common],
+        help="all assets for a range of months (default: the months with data)",
+    )
+    p_run.add_argument("--from", dest="first", help="first month, YYYY-MM")
+    p_run.add_argument("--to", dest="last", help="last month, YYYY-MM")
     p_run.add_argument(
         "--email", action="store_true", help="also e-mail the last month's scorecards"
     )
-    sub.add_parser("months", help="print the partition range")
-    args = parser.parse_args(argv)
-    if args.cmd == "demo":
-        return demo(args)
-    settings = load_settings()
-    if args.cmd == "months":
-        keys = partition_keys(build_definitions(settings))
-        print(f"{keys[0]}...{keys[-1]}")
-        return 0
-    return 0 if run(settings, args.first, args.last, email=args.email) else 1
+    sub.add_parser(
+        "months", parents=[common], help="scan the landing folder, print the partition range"
+    )
+    # --- sources suggest|check (docs/sources.md) ---
+    p_src = sub.add_parser(
+        "sources", parents=[common], help="draft (suggest) or try (check) a mapping for a file"
+    )
+    p_src.add_argument("action", choices=["suggest", "check"])
+    p_src.add_argument("file")
+    p_src.add_argument("--dataset", choices=["tickets", "surveys", "customers"])
+    return parser
+
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    clock: Clock = utc_now,
+    instance: dg.DagsterInstance | None = None,
+) -> int:
+    args = _parser().parse_args(argv)
+    if args.cmd == "sources":
+        return sources(args)
+    try:
+        if args.cmd == "demo":
+            return demo(args, clock)
+        settings = load_settings()
+        if args.cmd == "months":
+            return months(settings, clock)
+        ok = run(
+            settings,
+            args.first,
+            args.last,
+            email=args.email,
+            instance=instance,
+            clock=clock,
+            debug=args.debug,
+        )
+        return 0 if ok else 1
+    except (ConfigError, InputFileError, UsageError) as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

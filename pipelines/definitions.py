@@ -1,4 +1,8 @@
-"""The Dagster code location: assets, checks, partitions and resources, built from the settings."""
+"""The Dagster code location: assets, checks, partitions and resources, built from the settings.
+
+Loading it reads the configuration and at most the small months state file, never a landing
+file (pipelines/partitions.py): a bad input file fails the run that reads it, while the schedule
+and the failure-alert sensor keep running."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from assets.delivery import build_delivery_assets
 from assets.ingest import build_ingest_assets
 from assets.kpis import build_kpi_assets
 from assets.scorecards import build_scorecard_assets
-from pipelines.partitions import first_month, monthly_partitions
+from pipelines.partitions import Clock, first_month, monthly_partitions, utc_now
 from pipelines.resources import MailResource, ScorecardsConfig
 from pipelines.schedules import monthly_job, monthly_schedule
 from pipelines.sensors import alert_admins_on_run_failure
@@ -23,11 +27,16 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_p
 
 
 def build_definitions(
-    settings: Settings | None = None, mail: MailResource | None = None
+    settings: Settings | None = None,
+    mail: MailResource | None = None,
+    *,
+    clock: Clock | None = None,
 ) -> dg.Definitions:
+    """`clock` pins "now" (partition end and start default, the schedule's fallback) for tests;
+    without it the partitions follow Dagster's clock."""
     settings = settings or load_settings()
-    partitions = monthly_partitions(settings)
-    first = first_month(settings)
+    first = first_month(settings, clock or utc_now)
+    partitions = monthly_partitions(settings, first, clock)
     assets = [
         *build_ingest_assets(partitions),
         *build_churn_assets(partitions, first, settings.teams_file.churn),
@@ -41,7 +50,7 @@ def build_definitions(
     return dg.Definitions(
         assets=assets,
         jobs=[job],
-        schedules=[monthly_schedule(job, settings)],
+        schedules=[monthly_schedule(job, settings, clock)],
         sensors=[alert_admins_on_run_failure],
         resources={
             "scorecards": ScorecardsConfig(
@@ -55,4 +64,8 @@ def build_definitions(
     )
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    """What `dagster dev -w workspace.yaml` and `-m pipelines.definitions` load: built when the
+    code location loads, not when the module is imported (the CLI and tests import it)."""
+    return build_definitions()

@@ -3,7 +3,11 @@ end (ingest, churn risk, KPIs, scorecards, e-mails)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 import dagster as dg
+from dagster._check import CheckError
 
 from scorecards.periods import last_complete_month
 from scorecards.settings import Settings
@@ -20,8 +24,14 @@ def monthly_job() -> dg.UnresolvedAssetJobDefinition:
     )
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def monthly_schedule(
-    job: dg.UnresolvedAssetJobDefinition, settings: Settings
+    job: dg.UnresolvedAssetJobDefinition,
+    settings: Settings,
+    clock: Callable[[], datetime] | None = None,
 ) -> dg.ScheduleDefinition:
     cfg = settings.teams_file.delivery.schedule
     tz = settings.timezone
@@ -38,8 +48,13 @@ def monthly_schedule(
         f"({tz}): the previous month, from ingest to e-mail.",
     )
     def monthly_scorecards_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        # the calendar month before the tick, in the partitions' time zone
-        month = last_complete_month(context.scheduled_execution_time, tz)
+        # the calendar month before the tick, in the partitions' time zone; a tick always has
+        # its time, a manual evaluation in tests or the UI may not: then the (injected) clock
+        try:
+            tick = context.scheduled_execution_time
+        except CheckError:  # "no scheduled_execution_time was set on this context"
+            tick = (clock or _utc_now)()
+        month = last_complete_month(tick, tz)
         # run_key: one run per month, however often the tick is evaluated.
         return dg.RunRequest(run_key=month, partition_key=month, tags={TRIGGER_TAG: "schedule"})
 

@@ -15,7 +15,12 @@ Warehouse tables (all delete-then-insert per `period`, rounded, so reruns are by
 - churn_signals: every month's signals; training data for later months;
 - customer_churn_risk: scored months only (a month without enough history has no rows);
 - churn_model: the coefficients each scored month used;
-- churn_backtest: AUC and top-10% lift per evaluated month, model and baseline.
+- churn_backtest: AUC and top-10% lift per evaluated month, model and baseline;
+- churn_status: per month whether it was scored and, if not, why (the reason team_kpis shows
+  for the at-risk KPIs: "not scored: no customers data", ...).
+
+A month without customers data, or without any tickets, is not scored and says so; it does not
+fail the run: a scorecard without churn risk is still a scorecard.
 """
 
 from __future__ import annotations
@@ -48,10 +53,11 @@ from scorecards.churn_signals import (
     month_end,
     signals_sql,
 )
-from scorecards.kpis import DECIMALS
-from scorecards.landing import sql_str
+from scorecards.kpi_catalog import no_data_reason
+from scorecards.kpis import CHURN_STATUS_TABLE, DECIMALS
 from scorecards.periods import month_bounds, shift_month
 from scorecards.settings import ConfigError, Settings
+from scorecards.sql import sql_str
 from scorecards.warehouse import loaded_months
 
 BANDS: tuple[str, ...] = ("high", "medium", "low")
@@ -98,6 +104,8 @@ _DDL = [
     """CREATE TABLE IF NOT EXISTS churn_backtest (
         period VARCHAR, model VARCHAR, auc DOUBLE, lift_top10 DOUBLE, n BIGINT,
         churners BIGINT)""",
+    f"""CREATE TABLE IF NOT EXISTS {CHURN_STATUS_TABLE} (
+        period VARCHAR, scored BOOLEAN, reason VARCHAR, note VARCHAR)""",
 ]
 
 
@@ -293,6 +301,9 @@ class MonthResult:
 
     month: str
     note: str
+    # Why the month was not scored, as team_kpis shows it (kpi_catalog.NO_DATA_REASONS); "" when
+    # it was scored.
+    reason: str = ""
     risk: pd.DataFrame | None = None
     model: Model | None = None
     csv: Path | None = None
@@ -352,13 +363,48 @@ def check_inputs_loaded(
         for ds in ("tickets", "survey_responses")
         if (lack := [m for m in need if m not in loaded_months(con, ds)])
     ]
-    if not con.execute("SELECT count(*) FROM customers").fetchone()[0]:
-        missing.append("customers (the table is empty)")
     if missing:
         raise ChurnInputError(
             f"churn risk for {month} needs input that is not loaded: {'; '.join(missing)}. "
-            "Materialize the ingest assets for those months (and customers) first."
+            "Materialize the ingest assets for those months first."
         )
+
+
+def _missing_data(con: duckdb.DuckDBPyConnection, month: str, tz: str) -> MonthResult | None:
+    """A month that cannot be scored because a dataset is absent from the data: no customers
+    (an installation without a customers file) or no tickets up to the month's end (surveys
+    only). Not an error: the month is recorded as not scored, with the reason."""
+    if not con.execute("SELECT count(*) FROM customers").fetchone()[0]:
+        return MonthResult(
+            month,
+            "not scored: no customers data (the customers table is empty: no customers file "
+            "in landing/customers/, or every row was quarantined)",
+            reason=no_data_reason("not_scored_customers"),
+        )
+    end = month_bounds(month, tz)[1]
+    if not con.execute(
+        "SELECT count(*) FROM tickets WHERE created_at < $end", {"end": end}
+    ).fetchone()[0]:
+        return MonthResult(
+            month,
+            "not scored: no tickets in the data up to the end of the month (the churn signals "
+            "come from tickets)",
+            reason=no_data_reason("not_scored_tickets"),
+        )
+    return None
+
+
+def _record_status(con: duckdb.DuckDBPyConnection, result: MonthResult) -> None:
+    con.execute(f"DELETE FROM {CHURN_STATUS_TABLE} WHERE period = $m", {"m": result.month})
+    con.execute(
+        f"INSERT INTO {CHURN_STATUS_TABLE} VALUES ($m, $scored, $reason, $note)",
+        {
+            "m": result.month,
+            "scored": result.scored,
+            "reason": result.reason or None,
+            "note": result.note,
+        },
+    )
 
 
 def _signals_source(month: str, settings: Settings, data_start: object) -> tuple[str, dict]:
@@ -454,6 +500,7 @@ def score_month(
             f"not scored: {len(train)} earlier month(s) with a known {cfg.horizon_days}-day "
             f"outcome and a full {cfg.window_days}-day window in the data, "
             f"min_training_months is {cfg.min_training_months}",
+            reason=no_data_reason("not_scored_history"),
         )
     have = {
         p
@@ -476,7 +523,7 @@ def score_month(
         )
     except ValueError as exc:
         _clear_month(con, settings, month)
-        return MonthResult(month, f"not scored: {exc}")
+        return MonthResult(month, f"not scored: {exc}", reason=no_data_reason("not_scored_fit"))
 
     sig = con.execute(
         "SELECT * FROM churn_signals WHERE period = $m ORDER BY customer_id", {"m": month}
@@ -620,8 +667,15 @@ def build_churn_risk(
         for month in sorted(months):
             check_inputs_loaded(con, month, settings, first_month)
         for month in sorted(months):
-            store_signals(con, month, settings, data_start)
-            results[month] = score_month(con, settings, month, data_start)
+            absent = _missing_data(con, month, tz)
+            if absent is not None:
+                _clear_month(con, settings, month)
+                con.execute("DELETE FROM churn_signals WHERE period = $m", {"m": month})
+                results[month] = absent
+            else:
+                store_signals(con, month, settings, data_start)
+                results[month] = score_month(con, settings, month, data_start)
+            _record_status(con, results[month])
         bt = backtest(con, settings, max(months))
         for month, res in results.items():
             if res.risk is not None:

@@ -42,6 +42,7 @@ from scorecards.publish import OVERVIEW, scorecard_dir
 from scorecards.report_data import load_month, overview_report, team_report
 from scorecards.settings import Settings
 from scorecards.smtp import SendError, Transport
+from scorecards.teams import for_month
 
 log = logging.getLogger(__name__)
 
@@ -137,9 +138,10 @@ class Plan:
 
 
 def plan(settings: Settings, month: str) -> Plan:
-    """Every (team, recipient) due the month's scorecard, with the PDF as it is on disk now."""
+    """Every (team, recipient) due the month's scorecard, with the PDF as it is on disk now.
+    The teams are `settings.teams`: `deliver` passes the month's (teams.for_month)."""
     folder = scorecard_dir(settings, month)
-    wanted = [(t.id, t.recipients) for t in settings.teams_file.teams]
+    wanted = [(t.id, t.recipients) for t in settings.teams.values()]
     wanted.append((OVERVIEW, settings.teams_file.overview.recipients))
     out = Plan([], [], {})
     for team, recipients in wanted:
@@ -326,6 +328,7 @@ def deliver(
     `resend`: team ids (or "overview", or "*" for all) whose current PDF is sent to every
     recipient who has not received this exact version, including held and in-doubt ones.
     """
+    settings = for_month(settings, month)
     known = {*settings.teams, OVERVIEW, RESEND_ALL}
     unknown = sorted(set(resend) - known)
     if unknown:
@@ -333,6 +336,14 @@ def deliver(
             f"resend names unknown team(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
     p = plan(settings, month)
+    for team in p.no_recipients:
+        from_data = team in settings.teams and team not in settings.configured_teams
+        log.info(
+            "%s %s: no recipients, its scorecard is not e-mailed%s",
+            month,
+            team,
+            " (a team from the data: team_defaults.recipients is empty)" if from_data else "",
+        )
     report = DeliveryReport(month, transport.describe(), no_recipients=p.no_recipients)
     path, channel = settings.warehouse_path, transport.channel
     try:

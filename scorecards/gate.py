@@ -5,6 +5,10 @@ Three checks, read from what the warehouse recorded when the month was loaded:
 - no team that had tickets the month before has none now (a missing export, not a quiet team);
 - the quarantined share of tickets and of survey responses is at or below the threshold.
 If one fails, nobody gets a scorecard and the admins get an alert saying which and why.
+
+The checks apply to the datasets the installation has: the ticket data when there is any, else
+(a survey-only installation) the survey responses. A dataset "is there" when its landing data
+had any accepted row at all (`landing_latest` of the load), whatever the month.
 """
 
 from __future__ import annotations
@@ -42,6 +46,12 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}%"
 
 
+def _present(load: tuple | None) -> bool:
+    """Whether a dataset is in the installation's data: its landing data had an accepted row
+    (in any month) or this month read rows of it."""
+    return load is not None and (load[3] is not None or int(load[0]) > 0)
+
+
 def evaluate_gate(settings: Settings, month: str) -> GateResult:
     prev = shift_month(month, -1)
     with warehouse.connect(settings.warehouse_path, read_only=True) as con:
@@ -57,42 +67,70 @@ def evaluate_gate(settings: Settings, month: str) -> GateResult:
                 {"m": month, "p": prev},
             ).fetchall()
         )
+        survey_counts = dict(
+            con.execute(
+                "SELECT team, count(*) FILTER (period = $m) FROM survey_responses "
+                "WHERE period IN ($m, $p) AND team IS NOT NULL GROUP BY team "
+                "HAVING count(*) FILTER (period = $p) > 0",
+                {"m": month, "p": prev},
+            ).fetchall()
+        )
     by_dataset = {row[0]: row[1:] for row in loads}
     checks: list[GateCheck] = []
 
-    tickets = by_dataset.get("tickets")
-    if tickets is None:
+    # The dataset the month's completeness is judged on: tickets when the installation has
+    # any, else survey responses (surveys only).
+    present = [ds for ds in ("tickets", "survey_responses") if _present(by_dataset.get(ds))]
+    basis = present[0] if present else "tickets"
+    noun = "ticket data" if basis == "tickets" else "survey data"
+    loaded = by_dataset.get(basis)
+    if loaded is None:
         checks.append(
             GateCheck("data_reaches_month_end", False, f"no tickets were loaded for {month}")
         )
+    elif not present:
+        checks.append(
+            GateCheck(
+                "data_reaches_month_end",
+                False,
+                f"neither tickets nor survey responses are in the data loaded for {month}",
+            )
+        )
     else:
-        latest = tickets[3]
+        latest = loaded[3]
         ok = reaches_month_end(latest, month, settings.timezone)
         shown = latest.isoformat() if latest is not None else "no data"
         checks.append(
             GateCheck(
                 "data_reaches_month_end",
                 ok,
-                f"the ticket data ends at {shown}"
-                + ("" if ok else f", before the last day of {month}: the month is incomplete"),
+                f"the {noun} ends at {shown}"
+                + ("" if ok else f", before the last day of {month}: the month is incomplete")
+                + ("" if basis == "tickets" else " (no ticket data: judged on survey responses)"),
             )
         )
 
-    silent = sorted(t for t, n in counts.items() if n == 0)
+    what = "tickets" if basis == "tickets" else "survey responses"
+    silent = sorted(
+        t for t, n in (counts if basis == "tickets" else survey_counts).items() if n == 0
+    )
     checks.append(
         GateCheck(
             "no_team_without_tickets",
             not silent,
-            f"{len(silent)} team(s) had tickets in {prev} and none in {month}: "
+            f"{len(silent)} team(s) had {what} in {prev} and none in {month}: "
             f"{', '.join(silent)} (a missing or partial export?)"
             if silent
-            else f"every team with tickets in {prev} has tickets in {month}",
+            else f"every team with {what} in {prev} has {what} in {month}",
         )
     )
 
     threshold = settings.teams_file.quarantine_threshold
+    # A dataset the installation does not have (nothing read in any month) has no share.
     shares = {
-        ds: quarantined_share(int(v[0]), int(v[1]), int(v[2])) for ds, v in by_dataset.items()
+        ds: quarantined_share(int(v[0]), int(v[1]), int(v[2]))
+        for ds, v in by_dataset.items()
+        if ds in present or int(v[0]) + int(v[2]) > 0
     }
     over = {ds: s for ds, s in sorted(shares.items()) if s > threshold}
     listed = ", ".join(f"{ds} {_pct(s)}" for ds, s in sorted((over or shares).items()))

@@ -20,6 +20,7 @@ import pandas as pd
 from scorecards import warehouse
 from scorecards.contract import CUSTOMERS, SURVEYS, TICKETS, UNDATED, Dataset
 from scorecards.landing import load_raw, resolve_files
+from scorecards.months_state import write_state
 from scorecards.periods import days_before, month_bounds, shift_month
 from scorecards.settings import Settings
 from scorecards.validation import (
@@ -208,7 +209,7 @@ def ingest_events(settings: Settings, months: Sequence[str]) -> dict[str, Ingest
             reports[res.dataset.table].latest = con.execute(
                 f"SELECT max({res.dataset.period_column}) FROM {res.accepted}"
             ).fetchone()[0]
-        known = set(settings.teams)
+        known = set(settings.configured_teams)
         for res in (tickets, surveys):
             teams = con.execute(
                 f"SELECT DISTINCT team FROM {res.accepted} WHERE period IN (SELECT unnest(?)) ORDER BY 1",
@@ -217,10 +218,16 @@ def ingest_events(settings: Settings, months: Sequence[str]) -> dict[str, Ingest
             unknown = [t for (t,) in teams if t not in known]
             reports[res.dataset.table].unknown_teams = unknown
             for t in unknown:
-                log.warning(
-                    "team %r is in the %s data but not in config/teams.yaml; reported under its id",
+                # With teams_from_data they get a scorecard with team_defaults: worth a note,
+                # not a warning.
+                log.log(
+                    logging.INFO if settings.teams_file.teams_from_data else logging.WARNING,
+                    "team %r is in the %s data but not in config/teams.yaml; %s",
                     t,
                     res.dataset.table,
+                    "it gets team_defaults"
+                    if settings.teams_file.teams_from_data
+                    else "its KPIs are computed but it gets no scorecard (teams_from_data: false)",
                 )
         con.execute("BEGIN TRANSACTION")
         try:
@@ -236,7 +243,21 @@ def ingest_events(settings: Settings, months: Sequence[str]) -> dict[str, Ingest
             reports[res.dataset.table].quarantine_files = _write_quarantine(
                 con, settings, res, months
             )
+        # Every file was read: what months the landing data covers is known for free, and the
+        # next load of the Dagster definitions starts its partitions there.
+        write_state(settings, _accepted_months(con, tickets, surveys))
     return reports
+
+
+def _accepted_months(
+    con: duckdb.DuckDBPyConnection, tickets: ValidationResult, surveys: ValidationResult
+) -> list[str]:
+    rows = con.execute(
+        f"SELECT DISTINCT period FROM (SELECT period FROM {tickets.accepted} "
+        f"UNION ALL SELECT period FROM {surveys.accepted}) WHERE period <> ? ORDER BY 1",
+        [UNDATED],
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def ingest_customers(settings: Settings) -> IngestReport:
@@ -299,12 +320,7 @@ def landing_months(settings: Settings) -> list[str]:
     with duckdb.connect() as con:
         tickets = _load_and_validate(con, settings, TICKETS)
         surveys = _load_and_validate(con, settings, SURVEYS, tickets.accepted)
-        rows = con.execute(
-            f"SELECT DISTINCT period FROM (SELECT period FROM {tickets.accepted} "
-            f"UNION ALL SELECT period FROM {surveys.accepted}) WHERE period <> ? ORDER BY 1",
-            [UNDATED],
-        ).fetchall()
-    return [r[0] for r in rows]
+        return _accepted_months(con, tickets, surveys)
 
 
 def first_data_month(settings: Settings) -> str | None:

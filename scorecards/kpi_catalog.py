@@ -7,7 +7,10 @@ KPI cannot exist in one of them and be missing from another.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Kind = Literal["count", "share", "mean", "median", "nps"]
 Better = Literal["higher", "lower", "none"]
@@ -255,3 +258,112 @@ KPI_IDS: tuple[str, ...] = tuple(k.id for k in KPIS)
 ALL_TEAMS = "ALL"
 # Below this denominator a KPI is flagged as a small sample.
 LOW_SAMPLE_N = 30
+
+# --- what each KPI needs, and why it is "no data" when the data lacks it -----------------------
+
+# The inputs a KPI reads, in the order their absence is reported: a dataset ("tickets",
+# "surveys", "customers"), a contract column of the tickets ("resolved_at", ...), the responses
+# of one survey type ("csat", "nps", "ces") or the month's churn-risk scores ("churn_scores").
+# An input is absent for a month when the data has nothing of it: no rows of the dataset, a
+# column that is NULL on every ticket created or resolved in the month, no responses of the type,
+# no scores. A team's churn rate also needs tickets (the customers a team served).
+INPUTS: dict[str, tuple[str, ...]] = {
+    "ticket_volume": ("tickets",),
+    "first_response_time": ("tickets", "first_response_at"),
+    "average_resolution_time": ("tickets", "resolved_at"),
+    "average_handling_time": ("tickets", "resolved_at", "handle_time_s"),
+    "wait_time": ("tickets", "wait_time_s"),
+    "first_contact_resolution": ("tickets", "resolved_at", "contacts", "reopened"),
+    "resolution_rate": ("tickets", "resolved_at"),
+    "escalation_rate": ("tickets", "escalated"),
+    "reopen_rate": ("tickets", "resolved_at", "reopened"),
+    "self_service_rate": ("tickets", "resolved_at", "channel"),
+    "csat": ("surveys", "csat"),
+    "nps": ("surveys", "nps"),
+    "ces": ("surveys", "ces"),
+    "churn_rate": ("customers",),
+    "at_risk_customers": ("customers", "churn_scores"),
+    "at_risk_share": ("customers", "churn_scores"),
+    "detractor_share": ("surveys", "nps"),
+}
+# A team's KPI needs these on top of INPUTS (the company figure does not).
+TEAM_INPUTS: dict[str, tuple[str, ...]] = {"churn_rate": ("tickets",)}
+
+# Why a KPI is "no data": (English, German). The English text is what team_kpis.csv and the
+# warehouse store in `no_data_reason`; the scorecards translate it through this table.
+NO_DATA_REASONS: dict[str, tuple[str, str]] = {
+    "tickets": ("no tickets in the data", "keine Tickets in den Daten"),
+    "first_response_at": (
+        "no first-response timestamp in the data",
+        "kein Zeitpunkt der ersten Antwort in den Daten",
+    ),
+    "resolved_at": ("no resolved timestamp in the data", "kein Lösungszeitpunkt in den Daten"),
+    "handle_time_s": ("no handling time in the data", "keine Bearbeitungszeit in den Daten"),
+    "wait_time_s": ("no wait time in the data", "keine Wartezeit in den Daten"),
+    "contacts": ("no contact count in the data", "keine Kontaktanzahl in den Daten"),
+    "reopened": ("no reopened flag in the data", "kein Wiedereröffnungs-Kennzeichen in den Daten"),
+    "escalated": ("no escalation flag in the data", "kein Eskalations-Kennzeichen in den Daten"),
+    "channel": ("no channel in the data", "kein Kanal in den Daten"),
+    "surveys": ("no survey responses in the data", "keine Umfrageantworten in den Daten"),
+    "csat": ("no CSAT responses in the data", "keine CSAT-Antworten in den Daten"),
+    "nps": ("no NPS responses in the data", "keine NPS-Antworten in den Daten"),
+    "ces": ("no CES responses in the data", "keine CES-Antworten in den Daten"),
+    "customers": ("no customers data", "keine Kundendaten"),
+    # churn_scores: the churn-risk step says why it did not score a month (scorecards/churn.py)
+    "not_scored_customers": ("not scored: no customers data", "nicht berechnet: keine Kundendaten"),
+    "not_scored_tickets": (
+        "not scored: no tickets in the data",
+        "nicht berechnet: keine Tickets in den Daten",
+    ),
+    "not_scored_history": (
+        "not scored: too little history to fit the churn model",
+        "nicht berechnet: zu wenig Vorgeschichte für das Abwanderungsmodell",
+    ),
+    "not_scored_fit": (
+        "not scored: the churn model could not be fitted",
+        "nicht berechnet: das Abwanderungsmodell ließ sich nicht anpassen",
+    ),
+    "not_scored_missing": (
+        "not scored: churn risk was not materialized for this month",
+        "nicht berechnet: das Abwanderungsrisiko wurde für diesen Monat nicht erstellt",
+    ),
+}
+_REASON_DE: dict[str, str] = {en: de for en, de in NO_DATA_REASONS.values()}
+# A KPI whose inputs exist but whose base is empty for a team ("0 CSAT responses submitted in the
+# month"): the reason is "0 " + its denominator.
+for _k in KPIS:
+    _REASON_DE[f"0 {_k.denominator_en}"] = f"0 {_k.denominator_de}"
+
+
+def no_data_reason(key: str) -> str:
+    """The stored (English) reason for an input key of NO_DATA_REASONS."""
+    return NO_DATA_REASONS[key][0]
+
+
+def empty_base_reason(kpi_id: str) -> str:
+    """The reason of a KPI whose inputs exist but whose denominator is 0 for this team."""
+    return f"0 {KPI_BY_ID[kpi_id].denominator_en}"
+
+
+_ABSENT_INPUT: frozenset[str] = frozenset(en for en, _ in NO_DATA_REASONS.values())
+
+
+def absent_input(reason: object) -> bool:
+    """Whether a stored reason says the data lacks an input (not merely an empty base)."""
+    return isinstance(reason, str) and reason in _ABSENT_INPUT
+
+
+def without_absent_inputs(kpis: pd.DataFrame) -> pd.DataFrame:
+    """KPI rows minus those whose inputs the data lacks: the context notes judge figures, and
+    "too few survey responses (n = 0)" is wrong where there are no surveys at all."""
+    if "no_data_reason" not in kpis.columns:
+        return kpis
+    return kpis[~kpis.no_data_reason.map(absent_input).astype(bool)]
+
+
+def reason_text(reason: object, locale: str) -> str:
+    """A stored reason in the scorecard's language; "" when there is none. An unknown reason
+    (written by a later version) is shown as it was stored rather than dropped."""
+    if not isinstance(reason, str) or not reason:
+        return ""
+    return _REASON_DE.get(reason, reason) if locale == "de" else reason

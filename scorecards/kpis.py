@@ -18,9 +18,19 @@ import numpy as np
 import pandas as pd
 
 from scorecards import stats, warehouse
-from scorecards.kpi_catalog import ALL_TEAMS, KPI_BY_ID, KPIS, LOW_SAMPLE_N
+from scorecards.kpi_catalog import (
+    ALL_TEAMS,
+    INPUTS,
+    KPI_BY_ID,
+    KPIS,
+    LOW_SAMPLE_N,
+    TEAM_INPUTS,
+    empty_base_reason,
+    no_data_reason,
+)
 from scorecards.periods import days_before, days_in_month, month_bounds, shift_month
 from scorecards.settings import Settings
+from scorecards.teams import for_month
 from scorecards.warehouse import KPI_COLUMNS, loaded_months
 
 # Customers count as served by a team when it had a ticket of theirs this many days before P.
@@ -35,11 +45,15 @@ _COUNT_COLUMNS = frozenset(
         "created",
         "resolved_by_end",
         "escalated",
+        "escalated_n",
         "self_served",
+        "channel_n",
         "wait_n",
         "resolved",
         "fcr",
+        "fcr_n",
         "reopened",
+        "reopened_n",
         "aht_n",
         "n",
         "top2",
@@ -53,6 +67,8 @@ _COUNT_COLUMNS = frozenset(
 )
 # Written by the churn-risk step (scorecards/churn.py); read here for the at-risk KPIs.
 CHURN_RISK_TABLE = "customer_churn_risk"
+# Why the churn-risk step did not score a month (written by scorecards/churn.py).
+CHURN_STATUS_TABLE = "churn_status"
 
 
 class MissingMonthsError(RuntimeError):
@@ -79,7 +95,9 @@ def _created(con: duckdb.DuckDBPyConnection, start: object, end: object) -> pd.D
                count(*) AS created,
                count(*) FILTER (resolved_at < $end) AS resolved_by_end,
                count(*) FILTER (escalated) AS escalated,
+               count(escalated) AS escalated_n,
                count(*) FILTER (channel = 'self_service' AND resolved_at < $end) AS self_served,
+               count(channel) AS channel_n,
                count(wait_time_s) AS wait_n,
                avg(wait_time_s) / 60 AS wait_mean,
                stddev_samp(wait_time_s) / 60 AS wait_sd
@@ -97,7 +115,9 @@ def _resolved(con: duckdb.DuckDBPyConnection, start: object, end: object) -> pd.
         SELECT {_team_col()},
                count(*) AS resolved,
                count(*) FILTER (contacts = 1 AND NOT reopened) AS fcr,
+               count(*) FILTER (contacts IS NOT NULL AND reopened IS NOT NULL) AS fcr_n,
                count(*) FILTER (reopened) AS reopened,
+               count(reopened) AS reopened_n,
                avg({dur_h}) AS art_mean, stddev_samp({dur_h}) AS art_sd,
                count(handle_time_s) AS aht_n,
                avg(handle_time_s) / 60 AS aht_mean, stddev_samp(handle_time_s) / 60 AS aht_sd
@@ -165,6 +185,78 @@ def _at_risk(con: duckdb.DuckDBPyConnection, month: str) -> pd.DataFrame | None:
     return df
 
 
+def _absent_inputs(
+    con: duckdb.DuckDBPyConnection, month: str, start: object, end: object
+) -> dict[str, str]:
+    """The inputs the month's data does not have, each with the reason its KPIs are "no data".
+
+    A ticket column is absent when it is NULL on every ticket created or resolved in the month
+    (an export without it, or a mapping that declares it absent); a survey type when the month
+    has no response of it; customers when the customer table is empty; churn scores when the
+    churn-risk step did not score the month (with the reason it recorded)."""
+    t = con.execute(
+        """
+        SELECT count(*) AS tickets, count(first_response_at) AS first_response_at,
+               count(resolved_at) AS resolved_at, count(handle_time_s) AS handle_time_s,
+               count(wait_time_s) AS wait_time_s, count(contacts) AS contacts,
+               count(reopened) AS reopened, count(escalated) AS escalated,
+               count(channel) AS channel
+        FROM tickets
+        WHERE (created_at >= $start AND created_at < $end)
+           OR (resolved_at >= $start AND resolved_at < $end)
+        """,
+        {"start": start, "end": end},
+    ).df()
+    s = con.execute(
+        """
+        SELECT count(*) AS surveys, count(*) FILTER (survey_type = 'csat') AS csat,
+               count(*) FILTER (survey_type = 'nps') AS nps,
+               count(*) FILTER (survey_type = 'ces') AS ces
+        FROM survey_responses WHERE submitted_at >= $start AND submitted_at < $end
+        """,
+        {"start": start, "end": end},
+    ).df()
+    have = {**t.iloc[0].to_dict(), **s.iloc[0].to_dict()}
+    have["customers"] = con.execute("SELECT count(*) FROM customers").fetchone()[0]
+    absent = {k: no_data_reason(k) for k, v in have.items() if not v}
+    if "customers" in absent:
+        absent["churn_scores"] = no_data_reason("not_scored_customers")
+    elif _at_risk(con, month) is None:
+        absent["churn_scores"] = _churn_status_reason(con, month)
+    return absent
+
+
+def _churn_status_reason(con: duckdb.DuckDBPyConnection, month: str) -> str:
+    """Why the month has no churn-risk scores, as the churn step recorded it."""
+    if warehouse.table_exists(con, CHURN_STATUS_TABLE):
+        got = con.execute(
+            f"SELECT reason FROM {CHURN_STATUS_TABLE} WHERE period = $m AND NOT scored",
+            {"m": month},
+        ).fetchone()
+        if got and got[0]:
+            return str(got[0])
+    return no_data_reason("not_scored_missing")
+
+
+def _no_data(rows: list[dict], absent: dict[str, str]) -> None:
+    """Mark every KPI whose inputs the data lacks as no data with the reason, and every other
+    empty KPI with its empty base ("0 tickets resolved in the month"), in place."""
+    for row in rows:
+        needs = INPUTS[row["kpi"]]
+        if row["team"] != ALL_TEAMS:
+            needs = needs + TEAM_INPUTS.get(row["kpi"], ())
+        reason = next((absent[i] for i in needs if i in absent), None)
+        if reason is not None:
+            # Whatever was counted (0 escalations where no flag exists) is not a value.
+            for col in ("value", "ci_low", "ci_high", "k", "se", "mean", "sd", "count"):
+                if col in row:
+                    row[col] = math.nan
+            row["n"] = 0.0
+        elif not math.isfinite(row["value"]):
+            reason = empty_base_reason(row["kpi"])
+        row["no_data_reason"] = reason
+
+
 def _frt_samples(
     con: duckdb.DuckDBPyConnection, start: object, end: object
 ) -> dict[str, np.ndarray]:
@@ -221,6 +313,7 @@ def period_stats(
     churn = _churn(con, start, end, served_from).set_index("team")
     at_risk = _at_risk(con, month)
     frt = _frt_samples(con, start, end)
+    absent = _absent_inputs(con, month, start, end)
 
     def get(df: pd.DataFrame, key: object, col: str) -> float:
         # A team absent from an aggregate had zero rows: its counts are 0, its means empty.
@@ -249,11 +342,13 @@ def period_stats(
             _mean_row(team, "average_handling_time", r("aht_mean"), r("aht_sd"), r("aht_n"))
         )
         rows.append(_mean_row(team, "wait_time", c("wait_mean"), c("wait_sd"), c("wait_n")))
-        rows.append(_share_row(team, "first_contact_resolution", r("fcr"), resolved_n))
+        # Tickets without a flag (NULL: the export or mapping does not have it) are not in the
+        # base of a share that needs the flag; with data complete the base is all tickets.
+        rows.append(_share_row(team, "first_contact_resolution", r("fcr"), r("fcr_n")))
         rows.append(_share_row(team, "resolution_rate", c("resolved_by_end"), created_n))
-        rows.append(_share_row(team, "escalation_rate", c("escalated"), created_n))
-        rows.append(_share_row(team, "reopen_rate", r("reopened"), resolved_n))
-        rows.append(_share_row(team, "self_service_rate", c("self_served"), created_n))
+        rows.append(_share_row(team, "escalation_rate", c("escalated"), c("escalated_n")))
+        rows.append(_share_row(team, "reopen_rate", r("reopened"), r("reopened_n")))
+        rows.append(_share_row(team, "self_service_rate", c("self_served"), c("channel_n")))
         rows.append(
             _share_row(
                 team,
@@ -298,6 +393,7 @@ def period_stats(
         rows.append(
             _share_row(team, "detractor_share", get(surveys, (team, "nps"), "detractors"), n_nps)
         )
+    _no_data(rows, absent)
     df = pd.DataFrame(rows).set_index(["team", "kpi"])
     return PeriodStats(month, df, frt)
 
@@ -346,6 +442,7 @@ def compute_team_kpis(
 ) -> pd.DataFrame:
     """The month's KPI table with exactly the columns of team_kpis.csv, ALL first."""
     check_inputs_loaded(con, month, first_month)
+    settings = for_month(settings, month, con)  # teams from the data: targets of team_defaults
     tz = settings.timezone
     seen = con.execute(
         "SELECT DISTINCT team FROM tickets WHERE period = $m UNION SELECT DISTINCT team FROM survey_responses WHERE period = $m",
@@ -385,12 +482,14 @@ def compute_team_kpis(
                     "change_significant": (p < stats.ALPHA)
                     if math.isfinite(p) and math.isfinite(row.value)
                     else None,
+                    "no_data_reason": row.no_data_reason,
                 }
             )
     df = pd.DataFrame(out, columns=list(KPI_COLUMNS))
     floats = ["value", "ci_low", "ci_high", "prev_value", "yoy_value", "target"]
     df[floats] = df[floats].astype(float).round(DECIMALS)
     df["change_significant"] = df["change_significant"].astype("boolean")
+    df["no_data_reason"] = df["no_data_reason"].astype("string")
     return df
 
 
@@ -417,10 +516,12 @@ def markdown_preview(df: pd.DataFrame, team: str = ALL_TEAMS) -> str:
         digits = 0 if kpi.unit == "count" else 2 if kpi.unit == "score" else 1
         f = functools.partial(_fmt, digits=digits)
         ci = "–" if pd.isna(r.ci_low) else f"{f(r.ci_low)} – {f(r.ci_high)}"
+        reason = getattr(r, "no_data_reason", None)
+        value = f(r.value) if pd.isna(reason) or not reason else f"no data: {reason}"
         sig = "–" if pd.isna(r.change_significant) else ("yes" if r.change_significant else "no")
         low = " ⚠" if r.low_sample else ""
         lines.append(
-            f"| {kpi.label_en} | {kpi.unit} | {f(r.value)} | {r.n:,}{low} | {ci} | {f(r.prev_value)} | "
+            f"| {kpi.label_en} | {kpi.unit} | {value} | {r.n:,}{low} | {ci} | {f(r.prev_value)} | "
             f"{f(r.yoy_value)} | {f(r.target)} | {sig} |"
         )
     return "\n".join(lines)

@@ -28,7 +28,7 @@ import jinja2
 import pandas as pd
 
 from scorecards import formatting as fmt
-from scorecards.kpi_catalog import ALL_TEAMS, LOW_SAMPLE_N
+from scorecards.kpi_catalog import ALL_TEAMS, LOW_SAMPLE_N, reason_text, without_absent_inputs
 from scorecards.notes import context_notes
 from scorecards.report_data import MonthData, OverviewReport, TeamReport
 
@@ -111,6 +111,7 @@ class HeadlineKpi:
     change: str  # "−3,0 Min. ggü. Vormonat, besser"; "" when there is no previous month
     arrow: str
     low_sample: str  # "n = 12, wenig belastbar" below the sample threshold, else ""
+    reason: str = ""  # why there is no value: "keine Umfrageantworten in den Daten"; else ""
 
 
 @dataclass(frozen=True)
@@ -142,9 +143,10 @@ def _headline(rows: pd.DataFrame, kpis: Sequence[str], locale: str) -> list[Head
             verdict = t["noise"] if noise else ch["judgement"]
             change = f"{ch['text']} {t['vs_prev']}" + (f", {verdict}" if verdict else "")
         n = float(row.n) if row.n is not None else math.nan
+        reason = "" if math.isfinite(value) else reason_text(row.get("no_data_reason"), locale)
         low = (
             t["low_sample"].format(n=fmt.count(n, locale))
-            if math.isfinite(n) and n < LOW_SAMPLE_N
+            if math.isfinite(n) and n < LOW_SAMPLE_N and not reason
             else ""
         )
         out.append(
@@ -154,6 +156,7 @@ def _headline(rows: pd.DataFrame, kpis: Sequence[str], locale: str) -> list[Head
                 change=change,
                 arrow=ch["arrow"],
                 low_sample=low,
+                reason=reason,
             )
         )
     return out
@@ -176,7 +179,14 @@ def overview_summary(o: OverviewReport, data: MonthData, name: str) -> MailSumma
     """The company figures of the overview's first KPIs, and the first note for all teams."""
     company = data.kpis[data.kpis.team == ALL_TEAMS]
     manual = {ALL_TEAMS: [n.text for n in o.notes]}
-    notes = context_notes(company, ALL_TEAMS, o.month, o.locale, manual=manual, headline=o.columns)
+    notes = context_notes(
+        without_absent_inputs(company),
+        ALL_TEAMS,
+        o.month,
+        o.locale,
+        manual=manual,
+        headline=o.columns,
+    )
     current = company[company.period == o.month].set_index("kpi")
     return MailSummary(
         name=name,

@@ -22,6 +22,7 @@ from pathlib import Path
 from scorecards.notes import load_manual_notes
 from scorecards.report_data import MonthData, TeamReport, load_month, overview_report, team_report
 from scorecards.settings import Settings
+from scorecards.teams import for_month
 
 OVERVIEW = "overview"
 
@@ -125,15 +126,17 @@ def build_scorecards(
     workers: int | None = None,
     overview: bool = True,
 ) -> PublishResult:
-    """Render the month's scorecards for `teams` (default: every configured team) and the
-    overview. Raises only for what stops every team (no KPIs for the month, a bad notes file);
-    a single team's failure is returned in `failures`."""
+    """Render the month's scorecards for `teams` (default: every configured team and, with
+    teams_from_data, every other team with data in the month) and the overview. Raises only for
+    what stops every team (no KPIs for the month, a bad notes file); a single team's failure is
+    returned in `failures`."""
+    settings = for_month(settings, month)
     data = load_month(settings, month)
     wanted = list(teams) if teams is not None else list(settings.teams)
     unknown = [t for t in wanted if t not in settings.teams]
     if unknown:
         raise KeyError(
-            f"unknown team(s) {', '.join(unknown)}; configured: {', '.join(settings.teams)}"
+            f"unknown team(s) {', '.join(unknown)} in {month}; known: {', '.join(settings.teams)}"
         )
     manual = load_manual_notes(settings.config_dir, month, list(settings.teams))
     pseudo, high = _risk_options(settings)

@@ -33,7 +33,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from scorecards import charts
 from scorecards import formatting as fmt
-from scorecards.kpi_catalog import ALL_TEAMS, KPI_BY_ID, KPIS, LOW_SAMPLE_N
+from scorecards.kpi_catalog import ALL_TEAMS, KPI_BY_ID, KPIS, LOW_SAMPLE_N, reason_text
 from scorecards.report_data import OverviewReport, TeamReport, channel_matrix, kpi_rows_csv
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "reports" / "templates"
@@ -58,6 +58,8 @@ T: dict[str, dict[str, str]] = {
         "reasons": "Wichtigste Gründe",
         "no_high_risk": "Keine Kund:innen dieses Teams im hohen Risikoband.",
         "risk_not_scored": "Keine Daten: Für diesen Monat wurde kein Abwanderungsrisiko berechnet.",
+        "risk_not_scored_why": "Keine Daten: Für diesen Monat wurde kein Abwanderungsrisiko "
+        "berechnet ({reason}).",
         "risk_legend": "Risiko: modellgeschätzte Wahrscheinlichkeit, in den nächsten 90 Tagen "
         "abzuwandern; hohes Band ab {high}. Kennungen {ids}.",
         "ids_pseudo": "pseudonymisiert (verschlüsselter Hash)",
@@ -152,6 +154,7 @@ T: dict[str, dict[str, str]] = {
         "reasons": "Main reasons",
         "no_high_risk": "No customers of this team in the high-risk band.",
         "risk_not_scored": "No data: churn risk was not scored for this month.",
+        "risk_not_scored_why": "No data: churn risk was not scored for this month ({reason}).",
         "risk_legend": "Risk: the model's estimated probability of churning within the next 90 "
         "days; high band from {high}. Ids {ids}.",
         "ids_pseudo": "pseudonymised (keyed hash)",
@@ -290,6 +293,13 @@ class Rendered:
     pages: int
 
 
+def _reason(row: pd.Series, locale: str) -> str:
+    """Why a KPI row has no value, in the report's language ("" when it has one)."""
+    if math.isfinite(_f(row.get("value"))):
+        return ""
+    return reason_text(row.get("no_data_reason"), locale)
+
+
 def _better_text(kpi: str, locale: str) -> str:
     return T[locale][f"better_{KPI_BY_ID[kpi].better}"]
 
@@ -299,10 +309,29 @@ def _n_text(n: float, locale: str) -> str:
     return T[locale][key].format(n=fmt.count(n, locale))
 
 
+class FontSubsetterMissing(RuntimeError):
+    """WeasyPrint would subset fonts with fontTools: the PDF bytes would depend on the machine."""
+
+
+def require_font_subsetter() -> None:
+    """Refuse to render without HarfBuzz-Subset. WeasyPrint falls back to fontTools without it,
+    whose font streams differ from HarfBuzz's (and between renders), so an unchanged month would
+    look changed to the delivery ledger. `make` installs it (scripts/system-deps.sh)."""
+    from weasyprint.text.ffi import harfbuzz_subset
+
+    if harfbuzz_subset is None:
+        raise FontSubsetterMissing(
+            "HarfBuzz-Subset (libharfbuzz-subset.so.0) is not installed, so PDFs would not be "
+            "reproducible; install it (Debian/Ubuntu: apt-get install libharfbuzz-subset0, or "
+            "run `make`, which does) and run again"
+        )
+
+
 class Renderer:
     """Compiled templates, parsed CSS and fonts, kept for every document this process renders."""
 
     def __init__(self, template_dir: Path = TEMPLATE_DIR) -> None:
+        require_font_subsetter()
         self.template_dir = template_dir.resolve()
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(self.template_dir),
@@ -403,6 +432,7 @@ class Renderer:
                         "low_sample": math.isfinite(n)
                         and n < LOW_SAMPLE_N
                         and KPI_BY_ID[k].kind != "count",
+                        "reason": "" if math.isfinite(v) else o.reason(tid, k),
                     }
                 )
             rows.append({"name": name, "company": tid == ALL_TEAMS, "cells": cells})
@@ -523,12 +553,14 @@ class Renderer:
         return {
             "label": fmt.kpi_label(kpi, loc),
             "value": fmt.kpi_value(kpi, value, loc),
+            "reason": _reason(row, loc),
             "target": t["target_is"].format(v=fmt.kpi_value(kpi, target, loc))
             if math.isfinite(target)
             else t["no_target"],
             "prev": fmt.change(kpi, value, _f(row.prev_value), loc, t["vs_prev"]),
             "yoy": fmt.change(kpi, value, _f(row.yoy_value), loc, t["vs_yoy"]),
-            "n": _n_text(n, loc),
+            # A KPI the data cannot give has no sample to warn about: its reason says it all.
+            "n": "" if _reason(row, loc) else _n_text(n, loc),
             "low_sample": bool(n < LOW_SAMPLE_N),
             "spark": self.fetcher.add_image(charts.sparkline_svg(hist)),
             "spark_alt": _series_text(r.team_name, kpi, r.months, hist, r.locale),
@@ -577,8 +609,9 @@ class Renderer:
                     if sig is None or pd.isna(sig)
                     else (t["yes"] if bool(sig) else t["no"]),
                     "yoy_change": _cell_delta(yd),
-                    "n": fmt.count(n, loc),
-                    "low_sample": low,
+                    "n": "–" if _reason(row, loc) else fmt.count(n, loc),
+                    "low_sample": low and not _reason(row, loc),
+                    "reason": _reason(row, loc),
                 }
             )
         return rows
@@ -612,6 +645,10 @@ class Renderer:
         scored = r.risk_scored and count is not None and math.isfinite(_f(count.value))
         out: dict = {"scored": scored, "rows": []}
         if not scored:
+            why = _reason(count, loc) if count is not None else ""
+            out["not_scored"] = (
+                t["risk_not_scored_why"].format(reason=why) if why else t["risk_not_scored"]
+            )
             return out
         out["count"] = fmt.kpi_value("at_risk_customers", _f(count.value), loc)
         out["count_change"] = t["risk_count_change"].format(

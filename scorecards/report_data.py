@@ -20,7 +20,7 @@ import pandas as pd
 from scorecards import warehouse
 from scorecards.churn import display_ids
 from scorecards.contract import CHANNELS
-from scorecards.kpi_catalog import ALL_TEAMS
+from scorecards.kpi_catalog import ALL_TEAMS, reason_text, without_absent_inputs
 from scorecards.notes import Note, context_notes
 from scorecards.periods import month_range, parse_month, shift_month
 from scorecards.settings import Settings, TeamConfig
@@ -213,7 +213,7 @@ def team_report(
         "csat",
     ]
     notes = context_notes(
-        kpis[kpis.team == team.id],
+        without_absent_inputs(kpis[kpis.team == team.id]),
         team.id,
         data.month,
         team.locale,
@@ -262,12 +262,22 @@ class OverviewReport:
     month: str
     months: list[str]
     locale: str
-    teams: list[tuple[str, str]]  # (id, name) in config order; ALL is added by the renderer
-    kpis: pd.DataFrame  # team_kpis rows of every configured team and ALL, 13 months
+    # (id, name): configured teams in config order, then teams from the data by name; ALL is
+    # added by the renderer
+    teams: list[tuple[str, str]]
+    kpis: pd.DataFrame  # team_kpis rows of every team in `teams` and ALL, 13 months
     columns: list[str]
     trend_kpis: list[str]
     notes: list = field(default_factory=list)  # manual notes for all teams
     report_date: dt.date = dt.date(1970, 1, 1)
+
+    def reason(self, team: str, kpi: str) -> str:
+        """Why the team's KPI has no value this month, in the overview's language."""
+        df = self.kpis
+        hit = df[(df.team == team) & (df.kpi == kpi) & (df.period == self.month)]
+        if not len(hit) or "no_data_reason" not in hit.columns:
+            return ""
+        return reason_text(hit["no_data_reason"].iloc[0], self.locale)
 
     def value(self, team: str, kpi: str, column: str = "value", month: str | None = None) -> float:
         df = self.kpis
@@ -280,7 +290,7 @@ class OverviewReport:
 def overview_report(
     settings: Settings, data: MonthData, manual_notes: Mapping[str, Sequence[str]] | None = None
 ) -> OverviewReport:
-    teams = [(t.id, t.name) for t in settings.teams_file.teams]
+    teams = [(t.id, t.name) for t in settings.teams.values()]
     cfg = settings.teams_file.overview
     keep = data.kpis.team.isin([ALL_TEAMS, *(tid for tid, _ in teams)])
     notes = [

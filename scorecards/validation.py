@@ -155,7 +155,9 @@ def validate(
         """
     )
     # Event logs: of the rows of one key, the last in the mapping's order is the record; the
-    # earlier ones are history, not errors. Only keys that occur more than once are sorted.
+    # earlier ones are history, not errors, except exact copies of the record, which are
+    # duplicates. Only keys that occur more than once are sorted.
+    written = ", ".join(sql_ident(c) for c in dataset.column_names)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {staged}_superseded AS
@@ -163,13 +165,16 @@ def validate(
             SELECT {id_v} FROM {staged}_checked
             WHERE _evlog AND _skip IS NULL AND {id_v} IS NOT NULL
             GROUP BY {id_v} HAVING count(*) > 1
-        )
-        SELECT _file, _row FROM (
-            SELECT _file, _row, row_number() OVER (
-                PARTITION BY {id_v} ORDER BY _order DESC NULLS LAST, _file DESC, _row DESC) AS k
+        ), ranked AS (
+            SELECT _file, _row, hash(struct_pack({written})) AS row_key,
+                   row_number() OVER latest AS k, first_value(hash(struct_pack({written})))
+                       OVER latest AS record_key
             FROM {staged}_checked SEMI JOIN keys USING ({id_v})
             WHERE _evlog AND _skip IS NULL
-        ) WHERE k > 1
+            WINDOW latest AS (PARTITION BY {id_v}
+                              ORDER BY _order DESC NULLS LAST, _file DESC, _row DESC)
+        )
+        SELECT _file, _row, row_key = record_key AS is_copy FROM ranked WHERE k > 1
         """
     )
     # Duplicates among rows that passed every row check: identical copies are dropped once,
@@ -211,6 +216,7 @@ def validate(
         CREATE OR REPLACE TEMP TABLE {staged} AS
         SELECT c.* EXCLUDE (reason),
             CASE WHEN c._skip IS NOT NULL THEN '{FILTERED}'
+                 WHEN x.is_copy THEN '{DUPLICATE}'
                  WHEN x._row IS NOT NULL THEN '{SUPERSEDED}'
                  WHEN c.reason IS NOT NULL THEN '{QUARANTINED}'
                  WHEN d.versions > 1 THEN '{QUARANTINED}'

@@ -66,9 +66,6 @@ _DDL = [
         status VARCHAR, message_id VARCHAR, attempts INTEGER, updated_at TIMESTAMPTZ,
         sent_at TIMESTAMPTZ, run_id VARCHAR, error VARCHAR,
         PRIMARY KEY (period, team, recipient, pdf_sha256, channel))""",
-    # Team id -> the readable name it was derived from (the most frequent spelling in the
-    # data), written by ingest; scorecards/teams.py names teams found only in the data by it.
-    "CREATE TABLE IF NOT EXISTS team_names (team VARCHAR, name VARCHAR)",
 ]
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from pipelines.definitions import build_definitions
+from pipelines.partitions import record_landing_months
 from scorecards import warehouse
 from tests.conftest import Env
 from tests.test_churn import MONTHS, _history, _teams, _write
@@ -42,6 +43,7 @@ def _snapshot(env: Env) -> tuple[str, dict[str, bytes]]:
 def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple:
     env = Env(tmp_path_factory.mktemp("dagster_churn"), teams=_teams())
     _write(env, *_history(n=900))
+    record_landing_months(env.settings())  # as `pipelines.cli run` does
     defs = build_definitions(env.settings())
     instance = dg.DagsterInstance.ephemeral()
     assert _run(defs, instance, ["customers"]).success

@@ -9,6 +9,7 @@ import pytest
 
 from pipelines.checks import MONTH_COMPLETE, QUARANTINE_SHARE
 from pipelines.definitions import build_definitions
+from pipelines.partitions import record_landing_months
 from scorecards import warehouse
 from tests.conftest import Env, customer, survey, ticket
 
@@ -45,6 +46,8 @@ def _fill(env: Env, bad_rows: int = 0) -> None:
     env.customers(
         [customer(f"C{i}", "2025-06-01", churned="2026-04-20" if i == 3 else "") for i in range(7)]
     )
+    # what `pipelines.cli run|months` does: the definitions take their first month from it
+    record_landing_months(env.settings())
 
 
 def _run(
@@ -171,6 +174,7 @@ def test_incomplete_month_blocks_kpis(env: Env) -> None:
         [ticket("T1", "2026-04-02T10:00:00+02:00"), ticket("T2", "2026-04-20T10:00:00+02:00")]
     )
     env.customers([customer("C1", "2025-01-01")])
+    record_landing_months(env.settings())
     defs = build_definitions(env.settings())
     instance = dg.DagsterInstance.ephemeral()
     assert _run(defs, instance, ["customers"]).success

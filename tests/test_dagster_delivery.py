@@ -15,6 +15,7 @@ import pytest
 import assets.delivery
 from assets.delivery import ALERTED, SEND_TAG, is_backfill, why_not_sent
 from pipelines.definitions import build_definitions
+from pipelines.partitions import record_landing_months
 from pipelines.resources import MAIL_ENV, MailResource
 from pipelines.schedules import JOB
 from pipelines.sensors import alert_admins_on_run_failure
@@ -75,6 +76,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, server: LocalSmtpServer):
     production), one instance for the whole story."""
     env = Env(tmp_path_factory.mktemp("dagster-delivery"), teams=TEAMS)
     _year(env)
+    record_landing_months(env.settings())  # as `pipelines.cli run` does
     environ = {
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(server.port),

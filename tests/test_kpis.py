@@ -207,6 +207,7 @@ def test_table_shape(kpis: pd.DataFrame) -> None:
         "yoy_value",
         "target",
         "change_significant",
+        "no_data_reason",
     ]
     assert list(kpis.team.unique()) == ["ALL", "alpha", "beta"]
     assert len(kpis) == 3 * len(KPIS)

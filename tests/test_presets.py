@@ -222,11 +222,14 @@ def expected_tickets(name: str) -> tuple[pd.DataFrame, dict[str, int]]:
             }
         )
     elif name == "servicenow_event_log":
-        # The latest update per incident wins (sources.EventLog); every earlier row is
-        # superseded, verbatim repeats of an update included (ties go to the later row).
+        # The latest update per incident wins (sources.EventLog); an earlier row that repeats
+        # it verbatim is a duplicate, every other earlier row is superseded.
         df = df.assign(_mod=df["sys_mod_count"].astype(int))
         last = df.sort_values(["number", "_mod"], kind="stable").groupby("number").tail(1)
-        acct["superseded"] = len(df) - len(last)
+        cols = [c for c in df.columns if c != "_mod"]
+        copies = df.drop(index=last.index).merge(last[cols], on=cols, how="inner")
+        acct["duplicates_dropped"] = len(copies)
+        acct["superseded"] = len(df) - len(last) - len(copies)
         res = last["resolved_at"].replace("?", "")
         out = pd.DataFrame(
             {
