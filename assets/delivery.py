@@ -1,13 +1,18 @@
 """The e-mail step: the month's scorecards to their recipients, once, behind the delivery gate."""
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 
 from pipelines.resources import MailResource, ScorecardsConfig
+from pipelines.schedules import SCHEDULE, SCHEDULED_MONTH_TAG
 from scorecards.delivery import (
     ALREADY_SENT,
+    CONFIRMED,
     HELD,
+    IN_DOUBT,
     SENT,
     DeliveryReport,
     deliver,
@@ -15,27 +20,35 @@ from scorecards.delivery import (
     send_alert,
 )
 from scorecards.gate import GateResult, evaluate_gate
-from scorecards.periods import last_complete_month
 
 GROUP = "scorecards"
-# Only the latest complete month is e-mailed on its own; a backfill or an older month sends
-# nothing unless its run carries this tag (or the asset's config asks).
+# Sending is opt-in: a run sends only when the schedule started it for the month it targets, or
+# when it asks explicitly with this tag (or the asset's config send: true). Re-executions,
+# backfills, UI materializations and sensor runs never send on their own.
 SEND_TAG = "scorecards/send_email"
 BACKFILL_TAG = "dagster/backfill"
 RANGE_TAG = "dagster/asset_partition_range_start"
+SCHEDULE_NAME_TAG = "dagster/schedule_name"
+SENSOR_NAME_TAG = "dagster/sensor_name"
+PARTITION_TAG = "dagster/partition"
+PARENT_RUN_TAG = "dagster/parent_run_id"
 GATE_CHECK = "delivery_gate"
 # Marks a failure whose admin alert was already sent, so the run-failure sensor does not repeat it.
 ALERTED = "admin_alert_sent"
+ASSET = "scorecard_emails"
 
 
 class EmailConfig(dg.Config):
     send: bool = False
-    """Send even though the run is a backfill or for a month before the latest (same as the run
-    tag scorecards/send_email=true). The ledger still sends each recipient each version once."""
+    """Send although the schedule did not start this run (same as the run tag
+    scorecards/send_email=true). The ledger still sends each recipient each version once."""
     resend: list[str] = []
-    """Team ids ('overview' for the overview, '*' for all) whose current scorecard is sent to
-    every recipient who has not received this exact version: corrected scorecards held back after
-    an earlier send, and deliveries left in doubt by a crashed run."""
+    """Team ids ('overview' for the overview, '*' for all) or recipients' addresses whose current
+    scorecard is sent to every recipient who has not received this version: corrected scorecards
+    held back after an earlier send, and deliveries in doubt. An explicit request to send."""
+    confirm_sent: list[str] = []
+    """Team ids, 'overview', '*' or addresses whose in-doubt deliveries are recorded as sent
+    without sending (someone checked that the message arrived). An explicit request."""
 
 
 def _now() -> dt.datetime:
@@ -56,21 +69,117 @@ def _md(report: DeliveryReport) -> str:
     return "\n".join(lines)
 
 
-def is_backfill(tags: dict[str, str], partition_keys: list[str]) -> bool:
-    """Runs launched by a backfill, and runs over a range of months (a single-run backfill or
-    `dagster asset materialize --partition-range`)."""
-    return BACKFILL_TAG in tags or RANGE_TAG in tags or len(partition_keys) > 1
+def explicit_request(tags: Mapping[str, str], config: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The explicit request to send that a run carries (its tag and its asset config), as text
+    that compares equal between a run and its re-execution when the latter just copied it;
+    empty when there is none."""
+    config = config or {}
+    parts = []
+    if str(tags.get(SEND_TAG, "")).lower() == "true":
+        parts.append(f"tag {SEND_TAG}=true")
+    if config.get("send"):
+        parts.append("config send: true")
+    for key in ("resend", "confirm_sent"):
+        if config.get(key):
+            parts.append(f"config {key}: {', '.join(sorted(config[key]))}")
+    return tuple(parts)
 
 
-def why_not_sent(tags: dict[str, str], months: list[str], latest: str) -> str | None:
-    """Why a run sends no e-mail unless asked; None when it sends on its own: a run for the latest
-    complete month alone, not part of a backfill. A re-executed backfill run can lose its
-    backfill tag, and a one-month run of an old month has none: the month decides as well."""
-    if is_backfill(tags, months):
-        return f"backfill of {', '.join(months)}"
-    if months != [latest]:
-        return f"{months[0]} is not the latest complete month ({latest})"
-    return None
+def asset_config(run_config: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The scorecard_emails config inside a run's config, {} when absent."""
+    ops = (run_config or {}).get("ops") or {}
+    return ((ops.get(ASSET) or {}).get("config")) or {}
+
+
+def send_decision(
+    tags: Mapping[str, str],
+    months: list[str],
+    request: tuple[str, ...],
+    parent_run_id: str | None = None,
+    parent_request: tuple[str, ...] | None = None,
+) -> tuple[bool, str]:
+    """Whether a run sends, and why (or why not).
+
+    - A re-execution (it has a parent run) sends only if it carries an explicit request that its
+      parent did not: Dagster copies the parent's tags and run config into a re-execution, so a
+      copied request, or the copied schedule tags, do not count. `parent_request` None means the
+      parent run could not be read: no send.
+    - Any other run with an explicit request sends (a backfill too, if it asks).
+    - Without one, only the schedule's own run for the month its tick asked for sends: Dagster's
+      dagster/schedule_name is the schedule and scorecards/scheduled_month is the run's only
+      partition. Backfills, UI and command-line materializations and sensor runs do not.
+    """
+    if parent_run_id:
+        if request and parent_request is not None and request != parent_request:
+            return True, (
+                f"re-execution of run {parent_run_id} with an explicit request of its own "
+                f"({'; '.join(request)})"
+            )
+        return False, (
+            f"re-execution of run {parent_run_id}: a re-execution sends only with an explicit "
+            f"request its parent did not carry (add the tag {SEND_TAG}=true, or send: true, "
+            "when re-executing a run that had neither)"
+        )
+    if request:
+        return True, f"explicit request ({'; '.join(request)})"
+    if BACKFILL_TAG in tags or RANGE_TAG in tags or len(months) > 1:
+        return False, f"backfill of {', '.join(months)}"
+    month = months[0]
+    if (
+        tags.get(SCHEDULE_NAME_TAG) == SCHEDULE
+        and tags.get(SCHEDULED_MONTH_TAG) == month
+        and tags.get(PARTITION_TAG, month) == month
+    ):
+        return True, f"the schedule's run for {month}"
+    if SENSOR_NAME_TAG in tags:
+        return False, f"started by the sensor {tags[SENSOR_NAME_TAG]}"
+    if SCHEDULE_NAME_TAG in tags:
+        return False, (
+            f"started by the schedule {tags[SCHEDULE_NAME_TAG]} for "
+            f"{tags.get(SCHEDULED_MONTH_TAG, 'another month')}, not for {month}"
+        )
+    return False, f"{month}: not the schedule's run and no explicit request"
+
+
+def _parent_request(
+    instance: dg.DagsterInstance, parent_run_id: str | None
+) -> tuple[str, ...] | None:
+    if not parent_run_id:
+        return None
+    parent = instance.get_run_by_id(parent_run_id)
+    if parent is None:
+        return None
+    return explicit_request(parent.tags, asset_config(parent.run_config))
+
+
+def _doubt_alert(reports: list[DeliveryReport], run_id: str) -> tuple[str, list[str]]:
+    """Subject and lines of the admins' alert about deliveries in doubt (and other failures)."""
+    doubt = [(r.month, o) for r in reports for o in r.in_doubt]
+    months = sorted({m for m, _ in doubt})
+    lines = [
+        f"{len(doubt)} scorecard e-mail(s) are in doubt: the mail server received them but did "
+        "not confirm, so they may or may not have been delivered. They are not sent again "
+        "automatically.",
+        "",
+    ]
+    for month, o in doubt:
+        lines += [
+            f"- {month} {o.delivery.team} → {o.delivery.recipient}, Message-ID {o.message_id}",
+        ]
+    lines += [
+        "",
+        "What to check: the recipient's mailbox, or the mail server's log, for the Message-ID.",
+        "How to release them: materialize scorecard_emails for the month with the run config",
+        f"  ops: {{{ASSET}: {{config: {{confirm_sent: ['<address>']}}}}}}  if it arrived, or",
+        f"  ops: {{{ASSET}: {{config: {{resend: ['<address>']}}}}}}  if it did not",
+        "(docs/delivery.md, In doubt).",
+    ]
+    other = [(r.month, o) for r in reports for o in r.failures if o.status != IN_DOUBT]
+    if other:
+        lines += ["", "Other failed deliveries (the next run that sends tries them again):"]
+        lines += [f"- {m} {o.delivery.team} → {o.delivery.recipient}: {o.error}" for m, o in other]
+    lines += ["", f"Dagster run: {run_id}"]
+    return f"Scorecard e-mails in doubt for {', '.join(months)}", lines
 
 
 def _gate_result(gates: list[GateResult], blocking: bool) -> dg.AssetCheckResult:
@@ -117,9 +226,10 @@ def build_delivery_assets(
         ],
         description="Each team's scorecard to its recipients and the overview to the overview "
         "recipients, recorded in the delivery_ledger table: a re-run sends nothing twice. Sends "
-        "only if the delivery gate passes (else the admins get an alert), and on its own only "
-        f"for the latest complete month: backfills and older months need the tag {SEND_TAG}=true "
-        "(metadata 'emailed' says which months went out).",
+        "only if the delivery gate passes (else the admins get an alert), and only in the "
+        "schedule's run for its month or when asked (tag "
+        f"{SEND_TAG}=true or config send: true); re-executions, backfills and materializations "
+        "from the UI send nothing unless asked (metadata 'emailed' and 'reason' say why).",
     )
     def scorecard_emails(
         context: dg.AssetExecutionContext,
@@ -134,11 +244,20 @@ def build_delivery_assets(
         for gate in gates:
             for check in gate.checks:
                 context.log.info(f"gate {gate.month} {check.name}: {check.passed} - {check.detail}")
-        asked = config.send or tags.get(SEND_TAG, "").lower() == "true"
-        reason = why_not_sent(tags, months, last_complete_month(_now(), settings.timezone))
-        if reason and not asked:
-            note = f"{reason}: no e-mail sent (tag the run {SEND_TAG}=true to send)"
-            context.log.info(note)
+        parent_run_id = context.run.parent_run_id or tags.get(PARENT_RUN_TAG)
+        sends, why = send_decision(
+            tags,
+            months,
+            explicit_request(tags, config.model_dump()),
+            parent_run_id,
+            _parent_request(context.instance, parent_run_id),
+        )
+        context.log.info(f"{'sending' if sends else 'not sending'}: {why}")
+        if not sends:
+            note = (
+                f"{why}: no e-mail sent (a run sends when the schedule started it for its month, "
+                f"or with the tag {SEND_TAG}=true or the config send: true)"
+            )
             # Materialized all the same (a backfill expects every partition it covers to be),
             # with the reason; the ledger is what says who got what.
             yield dg.MaterializeResult(
@@ -167,6 +286,7 @@ def build_delivery_assets(
                 f"Scorecards for {', '.join(g.month for g in failed)} not sent: "
                 + ", ".join(checks),
                 lines,
+                clock=_now,
             )
             if error:
                 context.log.error(f"the admin alert could not be sent: {error}")
@@ -184,7 +304,9 @@ def build_delivery_assets(
                 mail.transport(outbox_dir(settings, month)),
                 sender,
                 resend=config.resend,
+                confirm_sent=config.confirm_sent,
                 run_id=context.run.run_id,
+                clock=_now,
             )
             if report.no_recipients:  # e.g. teams from the data while team_defaults has none
                 context.log.info(f"{month}: not e-mailed, no recipients: {report.no_recipients}")
@@ -202,11 +324,14 @@ def build_delivery_assets(
         last = reports[-1]
         metadata = {
             "emailed": dg.MetadataValue.bool(True),
+            "reason": dg.MetadataValue.text(why),
             "transport": dg.MetadataValue.text(last.transport),
             "sent": dg.MetadataValue.int(sum(r.count(SENT) for r in reports)),
             "already_sent": dg.MetadataValue.int(sum(r.count(ALREADY_SENT) for r in reports)),
             "held_changed_after_send": dg.MetadataValue.int(sum(r.count(HELD) for r in reports)),
             "failed": dg.MetadataValue.int(sum(len(r.failures) for r in reports)),
+            "in_doubt": dg.MetadataValue.int(sum(r.count(IN_DOUBT) for r in reports)),
+            "confirmed_sent": dg.MetadataValue.int(sum(r.count(CONFIRMED) for r in reports)),
             "teams_without_recipients": dg.MetadataValue.text(
                 ", ".join(last.no_recipients) or "none"
             ),
@@ -218,10 +343,29 @@ def build_delivery_assets(
         )
         with_failures = [r for r in reports if r.failures]
         if with_failures:
-            # Everyone else was tried; the ledger has every outcome, and a re-run retries these.
+            alerted = False
+            if any(r.in_doubt for r in reports):
+                # The admins are told what to check and how to release them, with every other
+                # failure of the run, so the run-failure sensor need not repeat it.
+                what, lines = _doubt_alert(reports, context.run.run_id)
+                error = send_alert(
+                    settings,
+                    mail.transport(outbox_dir(settings, months[-1])),
+                    sender,
+                    what,
+                    lines,
+                    clock=_now,
+                )
+                if error:
+                    context.log.error(f"the admin alert could not be sent: {error}")
+                alerted = error is None
+            # Everyone else was tried; the ledger has every outcome. Failed ones are tried again
+            # by the next run that sends; in-doubt ones only when released.
             raise dg.Failure(
                 description=f"{sum(len(r.failures) for r in with_failures)} delivery(ies) "
-                "failed: " + "; ".join(f"{r.month}: {r.failure_text()}" for r in with_failures),
+                "failed or in doubt: "
+                + "; ".join(f"{r.month}: {r.failure_text()}" for r in with_failures),
+                metadata={ALERTED: alerted},
             )
 
     return [scorecard_emails]

@@ -5,7 +5,9 @@ import pandas as pd
 
 from pipelines import checks
 from pipelines.resources import ScorecardsConfig
+from scorecards.audit import IngestRejected
 from scorecards.ingest import IngestReport, ingest_customers, ingest_events
+from scorecards.months_state import Clock, utc_now
 
 GROUP = "ingest"
 
@@ -61,7 +63,31 @@ def report_metadata(report: IngestReport) -> dict[str, dg.MetadataValue]:
     }
 
 
-def build_ingest_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+def _rejected(err: IngestRejected) -> dg.Failure:
+    """The step's failure for a load that was audited and not published."""
+    return dg.Failure(
+        description=err.explanation,
+        metadata={
+            "months": dg.MetadataValue.text(", ".join(err.months)),
+            "failed_checks": dg.MetadataValue.text(
+                ", ".join(f"{c.asset}.{c.name}" for c in err.failed)
+            ),
+            "written": dg.MetadataValue.text("nothing: the previous load stays published"),
+            "rejected_quarantine_files": dg.MetadataValue.md(
+                "\n".join(f"- `{p}`" for p in err.rejected_files) or "_none_"
+            ),
+        },
+        allow_retries=False,
+    )
+
+
+def build_ingest_assets(
+    partitions_def: dg.PartitionsDefinition, clock: Clock | None = None
+) -> list[dg.AssetsDefinition]:
+    """`clock` is what the ingest takes as "now" (future timestamps, months not yet over);
+    Dagster's wall clock without one."""
+    now = clock or utc_now
+
     @dg.multi_asset(
         name="ingest_events",
         specs=[
@@ -82,6 +108,7 @@ def build_ingest_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Asse
         check_specs=[
             checks.quarantine_spec("tickets"),
             checks.completeness_spec("tickets"),
+            checks.days_spec("tickets"),
             checks.quarantine_spec("survey_responses"),
         ],
         partitions_def=partitions_def,
@@ -89,8 +116,17 @@ def build_ingest_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Asse
     )
     def ingest_events_asset(context: dg.AssetExecutionContext, scorecards: ScorecardsConfig):
         settings = scorecards.settings()
-        threshold = settings.teams_file.quarantine_threshold
-        reports = ingest_events(settings, context.partition_keys)
+        try:
+            reports = ingest_events(
+                settings, context.partition_keys, clock=now, blocking_checks=True
+            )
+        except IngestRejected as err:
+            # Audited before publishing: nothing was written. The checks are recorded (the UI
+            # and the run-failure alert show them), the assets are not materialized.
+            for report in err.reports.values():
+                for check in report.checks:
+                    yield checks.check_result(check)
+            raise _rejected(err) from None
         for name, report in reports.items():
             for warning in report.warnings:
                 context.log.warning(warning)
@@ -104,13 +140,7 @@ def build_ingest_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Asse
                         f"team {team!r} appears in {name} but not in config/teams.yaml "
                         "(teams_from_data: false, so it gets no scorecard)"
                     )
-            results = [checks.quarantine_result(report, threshold)]
-            if name == "tickets":
-                results.append(
-                    checks.completeness_result(
-                        report, settings.timezone, fallback=reports.get("survey_responses")
-                    )
-                )
+            results = [checks.check_result(c) for c in report.checks]
             yield dg.MaterializeResult(
                 asset_key=name, metadata=report_metadata(report), check_results=results
             )
@@ -123,22 +153,15 @@ def build_ingest_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Asse
     )
     def customers_asset(context: dg.AssetExecutionContext, scorecards: ScorecardsConfig):
         settings = scorecards.settings()
-        report = ingest_customers(settings)
-        totals = report.totals()
-        share = totals["quarantined"] / totals["rows_read"] if totals["rows_read"] else 0.0
-        threshold = settings.teams_file.quarantine_threshold
-        meta = report_metadata(report)
-        return dg.MaterializeResult(
-            metadata=meta,
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name=checks.QUARANTINE_SHARE,
-                    passed=share <= threshold,
-                    description=f"{totals['quarantined']} of {totals['rows_read']} customer rows "
-                    f"quarantined ({100 * share:.2f}%, threshold {100 * threshold:.2f}%).",
-                    metadata={"share": share, "threshold": threshold},
-                )
-            ],
+        try:
+            report = ingest_customers(settings, clock=now, blocking_checks=True)
+        except IngestRejected as err:
+            for check in err.checks:
+                yield checks.check_result(check)
+            raise _rejected(err) from None
+        yield dg.MaterializeResult(
+            metadata=report_metadata(report),
+            check_results=[checks.check_result(c) for c in report.checks],
         )
 
     return [ingest_events_asset, customers_asset]

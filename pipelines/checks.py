@@ -1,17 +1,21 @@
 """Asset checks: whether a month's input is complete and clean enough to report on.
 
-The checks are emitted by the ingest assets themselves (one pass over the data), and are
-blocking: when one fails with ERROR severity, team_kpis in the same run does not execute.
+The checks are judged by the ingest itself on the staged load, before anything is published
+(write-audit-publish, scorecards/audit.py), and emitted by the ingest assets. They are blocking:
+a load that fails one is not written at all, the step fails with the explanation, and team_kpis
+in the same run does not execute.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
+from scorecards.audit import MONTH_END, QUARANTINE_SHARE, USUAL_DAYS, AuditCheck, quarantine_check
+from scorecards.audit import completeness_checks as _completeness_checks
 from scorecards.ingest import IngestReport
 
-QUARANTINE_SHARE = "quarantine_share_below_threshold"
-MONTH_COMPLETE = "data_reaches_month_end"
+MONTH_COMPLETE = MONTH_END
+DAYS_COMPLETE = USUAL_DAYS
 
 
 def quarantine_spec(asset: str) -> dg.AssetCheckSpec:
@@ -20,7 +24,8 @@ def quarantine_spec(asset: str) -> dg.AssetCheckSpec:
         asset=asset,
         blocking=True,
         description="Fails when a month's quarantined share (undated rows counted against every "
-        "month) is above the configured quarantine_threshold.",
+        "month) is above the configured quarantine_threshold. Judged before the load is "
+        "written: a failing load changes nothing.",
     )
 
 
@@ -29,73 +34,48 @@ def completeness_spec(asset: str) -> dg.AssetCheckSpec:
         MONTH_COMPLETE,
         asset=asset,
         blocking=True,
-        description="Fails when the landing data ends before the last day of a month being "
-        "loaded: that month would be reported on partial data.",
+        description="Fails when the newest timestamp within a month being loaded does not reach "
+        "its last day (completeness.end_tolerance_days), or the month has not ended: that month "
+        "would be reported on partial data. Judged before the load is written.",
     )
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.2f}%"
+def days_spec(asset: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        DAYS_COMPLETE,
+        asset=asset,
+        blocking=True,
+        description="Fails when a month being loaded has days far below their usual volume "
+        "(same weekday, earlier months; company and each team) or too few days with data: a "
+        "gap in the export. Thresholds in the completeness block of teams.yaml. Judged before "
+        "the load is written.",
+    )
+
+
+def check_result(check: AuditCheck) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        asset_key=check.asset,
+        check_name=check.name,
+        passed=check.passed,
+        description=check.description,
+        metadata=dict(check.metadata),
+    )
 
 
 def quarantine_result(
     report: IngestReport, threshold: float, months: list[str] | None = None
 ) -> dg.AssetCheckResult:
-    months = report.months if months is None else months
-    shares = {m: report.quarantined_share(m) for m in months}
-    over = {m: s for m, s in shares.items() if s > threshold}
-    worst = max(shares, key=shares.get) if shares else None
-    if over:
-        desc = (
-            f"{len(over)} month(s) above the {_pct(threshold)} threshold: "
-            + ", ".join(f"{m} {_pct(s)}" for m, s in sorted(over.items()))
-            + f". See {report.dataset} quarantine files; fix the input and re-materialize."
-        )
-    else:
-        desc = f"All {len(shares)} month(s) at or below {_pct(threshold)}."
-    return dg.AssetCheckResult(
-        asset_key=report.dataset,
-        check_name=QUARANTINE_SHARE,
-        passed=not over,
-        description=desc,
-        metadata={
-            "threshold": threshold,
-            "worst_month": worst or "",
-            "worst_share": float(shares[worst]) if worst else 0.0,
-            "months_over_threshold": ", ".join(sorted(over)) or "none",
-            "undated_rows": report.undated,
-        },
-    )
+    return check_result(quarantine_check(report, threshold, months))
 
 
 def completeness_result(
     report: IngestReport, tz: str, fallback: IngestReport | None = None
 ) -> dg.AssetCheckResult:
-    """Whether the data reaches the end of every month loaded. It is judged on `report` (the
-    tickets) when that dataset has any data at all; an installation without tickets (surveys
-    only) is judged on `fallback` (the survey responses) instead, under the same check."""
+    """The data_reaches_month_end result of a load, as judged when it was staged: on `report`
+    (the tickets) when it has data, else on `fallback` (the survey responses). `tz` is kept for
+    callers; the months were judged in the configured zone."""
     basis = report
-    if report.latest is None and fallback is not None and fallback.latest is not None:
+    if not report.completeness and fallback is not None and fallback.completeness:
         basis = fallback
-    incomplete = [m for m in report.months if not basis.month_complete(m, tz)]
-    latest = basis.latest.isoformat() if basis.latest else "no data"
-    judged = (
-        ""
-        if basis is report
-        else f" No {report.dataset} in the landing data: judged on {basis.dataset}."
-    )
-    return dg.AssetCheckResult(
-        asset_key=report.dataset,
-        check_name=MONTH_COMPLETE,
-        passed=not incomplete,
-        description=(
-            f"Data ends at {latest}, before the last day of {', '.join(incomplete)}.{judged}"
-            if incomplete
-            else f"Data reaches the end of every month loaded (latest: {latest}).{judged}"
-        ),
-        metadata={
-            "latest_record": latest,
-            "incomplete_months": ", ".join(incomplete) or "none",
-            "judged_on": basis.dataset,
-        },
-    )
+    [end, _] = _completeness_checks(basis.completeness, report.dataset, basis.dataset)
+    return check_result(end)

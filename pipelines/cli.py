@@ -136,7 +136,9 @@ def run(
         # are a backfill away in the UI. The e-mails go to the file outbox unless SMTP_HOST is
         # set, and the ledger makes a second `make demo` send nothing new.
         selection = ["team_scorecards", "scorecard_emails"] if email else ["team_scorecards"]
-        steps.append((selection, {"dagster/partition": last}))
+        # --email is an explicit request: only the schedule's own runs send without one
+        asked = {"scorecards/send_email": "true"} if email else {}
+        steps.append((selection, {"dagster/partition": last, **asked}))
     for selection, tags in steps:
         result = dg.materialize(
             assets,

@@ -13,7 +13,12 @@ from scorecards.periods import last_complete_month
 from scorecards.settings import Settings
 
 JOB = "monthly_scorecards"
+SCHEDULE = "monthly_scorecards_schedule"
 TRIGGER_TAG = "scorecards/trigger"
+# The month the schedule's tick asked for. A run sends e-mail on its own only when Dagster's
+# dagster/schedule_name is this schedule and this tag names the run's partition
+# (assets/delivery.py); a re-execution copies both tags, so it is recognised by its parent run.
+SCHEDULED_MONTH_TAG = "scorecards/scheduled_month"
 
 
 def monthly_job() -> dg.UnresolvedAssetJobDefinition:
@@ -37,7 +42,7 @@ def monthly_schedule(
     tz = settings.timezone
 
     @dg.schedule(
-        name="monthly_scorecards_schedule",
+        name=SCHEDULE,
         job=job,
         cron_schedule=cfg.cron,
         execution_timezone=tz,
@@ -55,7 +60,12 @@ def monthly_schedule(
         except CheckError:  # "no scheduled_execution_time was set on this context"
             tick = (clock or _utc_now)()
         month = last_complete_month(tick, tz)
-        # run_key: one run per month, however often the tick is evaluated.
-        return dg.RunRequest(run_key=month, partition_key=month, tags={TRIGGER_TAG: "schedule"})
+        # run_key: one run per month, however often the tick is evaluated. Dagster adds
+        # dagster/schedule_name (and the tick id) to the run's tags.
+        return dg.RunRequest(
+            run_key=month,
+            partition_key=month,
+            tags={TRIGGER_TAG: "schedule", SCHEDULED_MONTH_TAG: month},
+        )
 
     return monthly_scorecards_schedule

@@ -53,6 +53,7 @@ from scorecards.churn_signals import (
     month_end,
     signals_sql,
 )
+from scorecards.csv_out import safe_sql
 from scorecards.kpi_catalog import no_data_reason
 from scorecards.kpis import CHURN_STATUS_TABLE, DECIMALS
 from scorecards.periods import month_bounds, shift_month
@@ -641,7 +642,9 @@ def write_risk_csv(con: duckdb.DuckDBPyConnection, settings: Settings, month: st
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".csv.tmp")
     cols = ", ".join(
-        f"{_display_sql(settings, 'customer_id')} AS customer_id" if c == "customer_id" else c
+        f"{safe_sql(_display_sql(settings, 'customer_id'))} AS customer_id"
+        if c == "customer_id"
+        else c
         for c in RISK_COLUMNS
         if c != "period"
     )

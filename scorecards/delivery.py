@@ -1,22 +1,28 @@
 """Delivery: who is due which scorecard this month, sending each exactly once, and the ledger.
 
-The ledger (`delivery_ledger` in the warehouse) has one row per month, team, recipient, PDF
-version (its SHA-256) and channel (SMTP or the file outbox, kept apart). A run sends only what
-the ledger does not record as sent:
+The ledger (`delivery_ledger` in the warehouse) has one row per month, team, recipient, scorecard
+version and channel (SMTP or the file outbox, kept apart). A version is what the scorecard says:
+the content hash rendering writes next to each PDF (scorecards/content.py), so a PDF whose bytes
+differ only incidentally (another font subsetter, another WeasyPrint) is the same version. A PDF
+without a content record matches by its bytes. A run sends only what the ledger does not record
+as sent:
 
-- the same PDF already sent to the recipient: nothing happens (a re-run sends nothing new);
-- a row left as `sending` by an earlier run that did not finish: the message may or may not
-  have gone out, so it is reported as in doubt and not sent again unless asked (`resend`);
-- the recipient got an older version of the scorecard (the data was corrected after sending):
-  the new version is recorded as `held`, not delivered, unless the run asks to re-send the team;
-- otherwise the message is sent: before each attempt the row is set to `sending` (and committed),
-  after it to `sent` or `failed`. Transient errors are retried with a doubling wait up to
-  `max_attempts`; permanent ones (5xx) are recorded at once. A failed row is tried again by the
-  next run.
+- this version already sent to the recipient: nothing happens (a re-run sends nothing new);
+- this version in doubt (`in_doubt`: the server got the message but never confirmed it; or
+  `sending` left by a run that crashed mid-send): it may have been delivered, so it is reported
+  and never sent again automatically; `resend` sends it again, `confirm_sent` records it as sent;
+- the recipient got an earlier version (the data was corrected after sending): this version is
+  recorded as `held`, not delivered, unless the run asks to re-send the team;
+- otherwise the message is sent. Each attempt is claimed in a short transaction of its own (the
+  ledger is read again and the row set to `sending`, committed), the warehouse is closed while
+  the server is talked to, and the outcome is recorded in another short transaction: no run
+  holds DuckDB's write lock across network I/O. Failures before the server accepted DATA are
+  retried (transient ones, with a doubling wait, up to `max_attempts`; never a timeout); 5xx are
+  recorded at once. A failed row is tried again by the next run that sends.
 
 One recipient's failure never stops the others. Only a broken connection does: when the server
-cannot be reached or refuses the login even after the retries, or three messages in a row failed
-on transient errors, the remaining messages are recorded as failed without trying each one.
+cannot be reached, refuses the login or stops answering, or three messages in a row failed, the
+remaining messages are recorded as failed (not attempted) without trying each one.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import duckdb
 import pandas as pd
 
 from scorecards import warehouse
+from scorecards.content import read_record
 from scorecards.mail import MailBuilder, MailSummary, envelope_address, message_id, overview_summary
 from scorecards.mail import team_summary as _team_summary
 from scorecards.notes import load_manual_notes
@@ -46,10 +53,18 @@ from scorecards.teams import for_month
 
 log = logging.getLogger(__name__)
 
-SENT, SENDING, FAILED, HELD = "sent", "sending", "failed", "held"
+Clock = Callable[[], dt.datetime]
+
+# Ledger states
+SENT, SENDING, FAILED, HELD, IN_DOUBT = "sent", "sending", "failed", "held", "in_doubt"
 # Outcomes of one run that are not ledger states
-ALREADY_SENT, IN_DOUBT, NOT_ATTEMPTED = "already_sent", "in_doubt", "not_attempted"
+ALREADY_SENT, NOT_ATTEMPTED, CONFIRMED = "already_sent", "not_attempted", "confirmed"
 RESEND_ALL = "*"
+DOUBTFUL = (SENDING, IN_DOUBT)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -58,13 +73,19 @@ class Delivery:
     team: str  # team id, or "overview"
     recipient: str
     pdf: Path
-    sha256: str  # "" when the PDF is missing
+    sha256: str  # the PDF's bytes; "" when the PDF is missing
+    content: str = ""  # what the scorecard says (scorecards/content.py); "" when unknown
+
+    @property
+    def version(self) -> str:
+        """The scorecard version this delivery is about: its content, else its bytes."""
+        return self.content or self.sha256
 
 
 @dataclass
 class Outcome:
     delivery: Delivery
-    status: str  # sent, already_sent, held, failed, in_doubt, not_attempted
+    status: str  # sent, already_sent, held, failed, in_doubt, not_attempted, confirmed
     attempts: int = 0
     message_id: str = ""
     error: str = ""
@@ -86,7 +107,12 @@ class DeliveryReport:
 
     @property
     def failures(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.failed]
+        """Failed, in doubt and not attempted deliveries; the in-doubt ones first."""
+        return sorted((o for o in self.outcomes if o.failed), key=lambda o: o.status != IN_DOUBT)
+
+    @property
+    def in_doubt(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == IN_DOUBT]
 
     def failure_text(self) -> str:
         return "; ".join(
@@ -102,11 +128,20 @@ class DeliveryReport:
                     "status": o.status,
                     "attempts": o.attempts,
                     "pdf_sha256": o.delivery.sha256[:12],
+                    "message_id": o.message_id,
                     "error": o.error,
                 }
                 for o in self.outcomes
             ],
-            columns=["team", "recipient", "status", "attempts", "pdf_sha256", "error"],
+            columns=[
+                "team",
+                "recipient",
+                "status",
+                "attempts",
+                "pdf_sha256",
+                "message_id",
+                "error",
+            ],
         )
 
 
@@ -138,7 +173,8 @@ class Plan:
 
 
 def plan(settings: Settings, month: str) -> Plan:
-    """Every (team, recipient) due the month's scorecard, with the PDF as it is on disk now.
+    """Every (team, recipient) due the month's scorecard, with the PDF as it is on disk now and
+    its content hash from the record rendering wrote next to it (if it matches these bytes).
     The teams are `settings.teams`: `deliver` passes the month's (teams.for_month)."""
     folder = scorecard_dir(settings, month)
     wanted = [(t.id, t.recipients) for t in settings.teams.values()]
@@ -149,16 +185,18 @@ def plan(settings: Settings, month: str) -> Plan:
             out.no_recipients.append(team)
             continue
         pdf = folder / f"{team}.pdf"
-        sha = ""
+        sha = content = ""
         if pdf.exists():
             out.pdfs[team] = pdf.read_bytes()
             sha = hashlib.sha256(out.pdfs[team]).hexdigest()
+            record = read_record(pdf, sha)
+            content = record["content_sha256"] if record else ""
         # A recipient listed twice for one team (in any spelling of case) gets one message.
         seen: set[str] = set()
         for r in recipients:
             if r.lower() not in seen:
                 seen.add(r.lower())
-                out.deliveries.append(Delivery(month, team, r, pdf, sha))
+                out.deliveries.append(Delivery(month, team, r, pdf, sha, content))
     return out
 
 
@@ -175,33 +213,86 @@ def _summaries(settings: Settings, month: str, teams: set[str]) -> dict[str, Mai
     return out
 
 
+_COLUMNS = (
+    "period, team, recipient, pdf_sha256, channel, status, message_id, attempts, updated_at, "
+    "sent_at, run_id, error, content_sha256"
+)
+
+
 class Ledger:
-    """The delivery ledger's rows for one month, on one open warehouse connection. Every change
-    is committed (DuckDB autocommit) before the next step, so a crash leaves at worst a `sending`
-    row, which the next run reports as in doubt."""
+    """The delivery ledger's rows for one month and channel, on a connection that is open only
+    for a short step (read and claim, or record an outcome): DuckDB's write lock is never held
+    while a message is on its way."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, month: str, run_id: str, channel: str
+        self,
+        con: duckdb.DuckDBPyConnection,
+        month: str,
+        run_id: str,
+        channel: str,
+        clock: Clock = utc_now,
     ) -> None:
         self.con, self.month, self.run_id, self.channel = con, month, run_id, channel
+        self.clock = clock
 
     @classmethod
     @contextlib.contextmanager
-    def open(cls, path: Path, month: str, run_id: str, channel: str) -> Iterator[Ledger]:
-        # One connection for a run's writes: opening the warehouse costs ~30 ms, two writes a
-        # message would otherwise cost more than the SMTP exchange. It also holds DuckDB's
-        # file lock, so no other process can send for this month meanwhile.
+    def open(
+        cls, path: Path, month: str, run_id: str, channel: str, clock: Clock = utc_now
+    ) -> Iterator[Ledger]:
         with warehouse.connect(path) as con:
-            yield cls(con, month, run_id, channel)
+            yield cls(con, month, run_id, channel, clock)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
 
     def rows(self) -> pd.DataFrame:
         """The month's rows for this channel: a message written to the file outbox is not one
         delivered by the SMTP server, and the other way round."""
         return self.con.execute(
-            "SELECT * FROM delivery_ledger WHERE period = ? AND channel = ? "
+            f"SELECT {_COLUMNS} FROM delivery_ledger WHERE period = ? AND channel = ? "
             "ORDER BY team, recipient",
             [self.month, self.channel],
         ).df()
+
+    def rows_for(self, d: Delivery) -> pd.DataFrame:
+        """One recipient's rows for one team (the address compared without case)."""
+        return self.con.execute(
+            f"SELECT {_COLUMNS} FROM delivery_ledger WHERE period = ? AND channel = ? "
+            "AND team = ? AND lower(recipient) = lower(?)",
+            [self.month, self.channel, d.team, d.recipient],
+        ).df()
+
+    def _version_row(self, d: Delivery) -> tuple[int, str, str] | None:
+        """(rowid, recipient, pdf_sha256) of the row about this delivery's version: the same
+        content, or (for rows and PDFs without a content hash) the same PDF bytes."""
+        got = self.con.execute(
+            """
+            SELECT rowid, recipient, pdf_sha256 FROM delivery_ledger
+            WHERE period = $period AND channel = $channel AND team = $team
+              AND lower(recipient) = lower($recipient)
+              AND (content_sha256 = nullif($content, '') OR pdf_sha256 = $sha)
+            ORDER BY coalesce(content_sha256 = nullif($content, ''), false) DESC,
+                     updated_at DESC
+            LIMIT 1
+            """,
+            {
+                "period": d.period,
+                "channel": self.channel,
+                "team": d.team,
+                "recipient": d.recipient,
+                "content": d.content,
+                "sha": d.sha256,
+            },
+        ).fetchone()
+        return (int(got[0]), str(got[1]), str(got[2])) if got else None
 
     def write(
         self,
@@ -212,62 +303,117 @@ class Ledger:
         attempt: bool = False,
         error: str = "",
     ) -> None:
-        now = dt.datetime.now(dt.UTC)
-        self.con.execute(
-            """
-            INSERT INTO delivery_ledger AS l VALUES
-                ($period, $team, $recipient, $sha, $channel, $status, $mid, $att, $now,
-                 CASE WHEN $status = 'sent' THEN $now END, $run, $error)
-            ON CONFLICT (period, team, recipient, pdf_sha256, channel) DO UPDATE SET
-                status = excluded.status,
-                message_id = coalesce(nullif(excluded.message_id, ''), l.message_id),
-                attempts = l.attempts + excluded.attempts,
-                updated_at = excluded.updated_at,
-                sent_at = coalesce(excluded.sent_at, l.sent_at),
-                run_id = excluded.run_id,
-                error = excluded.error
-            """,
-            {
-                "period": d.period,
-                "team": d.team,
-                "recipient": d.recipient,
-                "sha": d.sha256,
-                "channel": self.channel,
-                "status": status,
-                "mid": message_id,
-                "att": int(attempt),
-                "now": now,
-                "run": self.run_id,
-                "error": error,
-            },
-        )
+        """Record `status` for this delivery's version (one transaction, committed)."""
+        now = self.clock()
+        values = {
+            "status": status,
+            "mid": message_id,
+            "att": int(attempt),
+            "now": now,
+            "run": self.run_id,
+            "error": error,
+            "content": d.content,
+        }
+        with self.transaction():
+            row = self._version_row(d)
+            if row is None:
+                self.con.execute(
+                    f"""
+                    INSERT INTO delivery_ledger ({_COLUMNS}) VALUES
+                        ($period, $team, $recipient, $sha, $channel, $status, $mid, $att, $now,
+                         CASE WHEN $status = 'sent' THEN $now END, $run, $error,
+                         nullif($content, ''))
+                    """,
+                    values
+                    | {
+                        "period": d.period,
+                        "team": d.team,
+                        "recipient": d.recipient,
+                        "sha": d.sha256,
+                        "channel": self.channel,
+                    },
+                )
+                return
+            rowid, recipient, pdf = row
+            # The PDF attached last, unless another row of this recipient already names it.
+            taken = (
+                pdf != d.sha256
+                and self.con.execute(
+                    "SELECT count(*) FROM delivery_ledger WHERE period = ? AND team = ? "
+                    "AND recipient = ? AND channel = ? AND pdf_sha256 = ?",
+                    [d.period, d.team, recipient, self.channel, d.sha256],
+                ).fetchone()[0]
+            )
+            self.con.execute(
+                """
+                UPDATE delivery_ledger SET
+                    status = $status,
+                    message_id = coalesce(nullif($mid, ''), message_id),
+                    attempts = attempts + $att,
+                    updated_at = $now,
+                    sent_at = CASE WHEN $status = 'sent' THEN $now ELSE sent_at END,
+                    run_id = $run,
+                    error = $error,
+                    content_sha256 = coalesce(nullif($content, ''), content_sha256),
+                    pdf_sha256 = $pdf
+                WHERE rowid = $rowid
+                """,
+                values | {"rowid": rowid, "pdf": pdf if taken else d.sha256},
+            )
+
+    def claim(self, d: Delivery, release: bool, message_id: str) -> Outcome | None:
+        """Decide again from the ledger as it is now and, if the message is still due, set the
+        row to `sending` (committed) before it goes out. Returns the outcome when it is not due
+        any more (sent or claimed by another run meanwhile)."""
+        with self.transaction():
+            action, reason = _decide(self.rows_for(d), d, release)
+            if action != "send":
+                return Outcome(d, action, error=reason)
+        self.write(d, SENDING, message_id=message_id, attempt=True)
+        return None
 
 
-def _by_recipient(rows: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
-    """Ledger rows by (team, address); addresses compare without case, so respelling one in the
-    config does not send again."""
-    key = rows.recipient.astype(str).str.lower()
-    return {(t, r): g for (t, r), g in rows.groupby([rows.team, key], sort=False)}
+def _same_version(mine: pd.DataFrame, d: Delivery) -> pd.Series:
+    same = mine.pdf_sha256 == d.sha256
+    if d.content:
+        same |= mine.content_sha256.fillna("") == d.content
+    return same
 
 
-def _decide(mine: pd.DataFrame, d: Delivery, resend: bool) -> tuple[str, str]:
+def doubt_text(d: Delivery, mid: str, why: str) -> str:
+    """What an in-doubt delivery means and what to do about it."""
+    return (
+        f"in doubt: {why}. The message may have been delivered, so it is not sent again "
+        f"automatically. Check {d.recipient}'s mailbox or the mail server's log for Message-ID "
+        f"{mid}; then release it with the run config confirm_sent: ['{d.recipient}'] if it "
+        f"arrived, or resend: ['{d.recipient}'] if it did not (docs/delivery.md, In doubt)"
+    )
+
+
+def _decide(mine: pd.DataFrame, d: Delivery, release: bool) -> tuple[str, str]:
     """What to do for one delivery given its ledger rows (`mine`): (action, reason)."""
-    this = mine[mine.pdf_sha256 == d.sha256]
-    status = this.status.iloc[0] if len(this) else None
-    if status == SENT:
+    same = _same_version(mine, d)
+    this = mine[same]
+    if (this.status == SENT).any():
         return ALREADY_SENT, ""
-    if status == SENDING and not resend:
-        row = this.iloc[0]
-        return IN_DOUBT, (
-            f"in doubt: run {row.run_id} started sending at {row.updated_at} and did not record "
-            "the outcome; check the recipient's mailbox, then re-send with resend if it is missing"
-        )
-    older = mine[(mine.status == SENT) & (mine.pdf_sha256 != d.sha256)]
-    if len(older) and not resend:
+    doubtful = this[this.status.isin(DOUBTFUL)]
+    if len(doubtful) and not release:
+        row = doubtful.iloc[0]
+        if row.status == SENDING:
+            why = (
+                f"run {row.run_id} started sending at {row.updated_at} and has not recorded the "
+                "outcome (it crashed or was stopped, or it is still sending)"
+            )
+        else:
+            why = f"run {row.run_id} at {row.updated_at}: {str(row.error).split('. ')[0]}"
+        return IN_DOUBT, doubt_text(d, str(row.message_id or ""), why)
+    older = mine[(mine.status == SENT) & ~same]
+    if len(older) and not release:
         when = older.sent_at.max()
         return HELD, (
-            f"scorecard changed after the version of {when} was sent; this version is not "
-            "delivered unless the run is asked to re-send it (resend)"
+            f"scorecard changed after the version of {when} was sent (its data, notes or "
+            "template differ); this version is not delivered unless the run is asked to "
+            "re-send it (resend)"
         )
     return "send", ""
 
@@ -277,27 +423,43 @@ def _outbox_name(d: Delivery) -> str:
     return f"{d.team}__{who}__{d.sha256[:12]}"
 
 
-# After this many messages in a row failed on transient errors even after their retries, the
-# server is taken to be down (accepting connections but not answering, say): the rest are
-# recorded as not attempted rather than each waiting through its own timeouts.
+def _mid(d: Delivery, sender: Sender) -> str:
+    # a function of the delivery and its version: a retry carries the same Message-ID
+    return message_id(f"{d.period}|{d.team}|{d.recipient}|{d.version}", sender.address)
+
+
+# After this many messages in a row failed on transient errors (or in doubt) even after their
+# retries, the server is taken to be down: the rest are recorded as not attempted rather than
+# each waiting through its own timeouts.
 BROKEN_AFTER = 3
 
 
+def _targets(d: Delivery, names: Collection[str]) -> bool:
+    """Whether a resend/confirm_sent list names this delivery: '*', its team, or its address."""
+    lowered = {n.lower() for n in names}
+    return RESEND_ALL in names or d.team in names or d.recipient.lower() in lowered
+
+
 def _split(
-    rows: pd.DataFrame, p: Plan, resend: Collection[str]
+    rows: pd.DataFrame, p: Plan, resend: Collection[str], confirm: Collection[str]
 ) -> tuple[list[Delivery], list[Outcome]]:
     """The deliveries to send, and the outcomes of those that need no sending (missing PDF,
-    already sent, held, in doubt)."""
+    already sent, held, in doubt, confirmed)."""
     due, skipped = [], []
-    groups = _by_recipient(rows)
-    none = rows.iloc[:0]
+    key = rows.recipient.astype(str).str.lower()
     for d in p.deliveries:
         if not d.sha256:
             error = f"no scorecard {d.pdf}: materialize team_scorecards for {d.period} first"
             skipped.append(Outcome(d, FAILED, error=error))
             continue
-        mine = groups.get((d.team, d.recipient.lower()), none)
-        action, reason = _decide(mine, d, RESEND_ALL in resend or d.team in resend)
+        mine = rows[(rows.team == d.team) & (key == d.recipient.lower())]
+        if _targets(d, confirm):
+            this = mine[_same_version(mine, d)]
+            if this.status.isin(DOUBTFUL).any() and not (this.status == SENT).any():
+                mid = str(this[this.status.isin(DOUBTFUL)].message_id.iloc[0] or "")
+                skipped.append(Outcome(d, CONFIRMED, message_id=mid))
+                continue
+        action, reason = _decide(mine, d, _targets(d, resend))
         if action == "send":
             due.append(d)
         else:
@@ -309,7 +471,19 @@ def _record_skipped(ledger: Ledger, skipped: list[Outcome], report: DeliveryRepo
     for o in skipped:
         if o.status in (FAILED, HELD):
             ledger.write(o.delivery, o.status, error=o.error)
+        elif o.status == CONFIRMED:
+            ledger.write(o.delivery, SENT, error=f"confirmed as delivered by run {ledger.run_id}")
         report.outcomes.append(o)
+
+
+def _check_names(settings: Settings, names: Collection[str], what: str) -> None:
+    known = {*settings.teams, OVERVIEW, RESEND_ALL}
+    unknown = sorted(n for n in set(names) - known if "@" not in n)
+    if unknown:
+        raise ValueError(
+            f"{what} names unknown team(s) {', '.join(unknown)}; known: "
+            f"{', '.join(sorted(known))}, or a recipient's address"
+        )
 
 
 def deliver(
@@ -319,22 +493,23 @@ def deliver(
     sender: Sender,
     *,
     resend: Collection[str] = (),
+    confirm_sent: Collection[str] = (),
     run_id: str = "",
     builder: MailBuilder | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Clock = utc_now,
 ) -> DeliveryReport:
     """Send the month's scorecards that the ledger does not record as sent; return what happened.
 
-    `resend`: team ids (or "overview", or "*" for all) whose current PDF is sent to every
-    recipient who has not received this exact version, including held and in-doubt ones.
+    `resend`: team ids, "overview", recipients' addresses, or "*" for all, whose current
+    scorecard is sent to every recipient (of those) who has not received this version, including
+    held and in-doubt ones. `confirm_sent`: the same kinds of names; their in-doubt deliveries
+    are recorded as sent without sending (someone checked that the message arrived).
+    `clock` gives the ledger's timestamps.
     """
     settings = for_month(settings, month)
-    known = {*settings.teams, OVERVIEW, RESEND_ALL}
-    unknown = sorted(set(resend) - known)
-    if unknown:
-        raise ValueError(
-            f"resend names unknown team(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-        )
+    _check_names(settings, resend, "resend")
+    _check_names(settings, confirm_sent, "confirm_sent")
     p = plan(settings, month)
     for team in p.no_recipients:
         from_data = team in settings.teams and team not in settings.configured_teams
@@ -346,47 +521,52 @@ def deliver(
         )
     report = DeliveryReport(month, transport.describe(), no_recipients=p.no_recipients)
     path, channel = settings.warehouse_path, transport.channel
+
+    @contextlib.contextmanager
+    def ledger() -> Iterator[Ledger]:
+        # a short step on the warehouse: opened, written, committed and closed again
+        with Ledger.open(path, month, run_id, channel, clock) as led:
+            yield led
+
     try:
-        with Ledger.open(path, month, run_id, channel) as ledger:
-            due, skipped = _split(ledger.rows(), p, resend)
-            if not due:
-                _record_skipped(ledger, skipped, report)
-                return report
+        with ledger() as led:
+            due, skipped = _split(led.rows(), p, resend, confirm_sent)
+            _record_skipped(led, skipped, report)
+        if not due:
+            return report
         # The summaries read the warehouse read-only, which DuckDB allows only while this
-        # process does not hold it open for writing: so before the send loop's connection.
+        # process does not hold it open for writing.
         summaries = _summaries(settings, month, {d.team for d in due})
         builder = builder or MailBuilder()
         envelope_from = envelope_address(sender.address)
-        with Ledger.open(path, month, run_id, channel) as ledger:
-            # Decided again under the file lock the send loop holds: another run may have
-            # sent some of them since the first look.
-            due, skipped = _split(ledger.rows(), p, resend)
-            _record_skipped(ledger, skipped, report)
-            broken: str | None = None
-            streak = 0  # messages in a row that failed on transient errors
-            for d in due:
-                if broken:
-                    error = f"not attempted: {broken}"
-                    ledger.write(d, FAILED, error=error)
-                    report.outcomes.append(Outcome(d, NOT_ATTEMPTED, error=error))
-                    continue
-                outcome, exc = _send_one(
-                    d,
-                    p.pdfs[d.team],
-                    summaries[d.team],
-                    transport,
-                    sender,
-                    envelope_from,
-                    builder,
-                    ledger,
-                    sleep,
-                )
-                report.outcomes.append(outcome)
-                streak = streak + 1 if exc is not None and exc.transient else 0
-                if exc is not None and exc.connection:
-                    broken = str(exc)
-                elif streak >= BROKEN_AFTER:
-                    broken = f"the last {streak} messages failed: {exc}"
+        broken: str | None = None
+        streak = 0  # messages in a row that failed on transient errors or in doubt
+        for d in due:
+            if broken:
+                error = f"not attempted: {broken}"
+                with ledger() as led:
+                    led.write(d, FAILED, error=error)
+                report.outcomes.append(Outcome(d, NOT_ATTEMPTED, error=error))
+                continue
+            outcome, exc = _send_one(
+                d,
+                p.pdfs[d.team],
+                summaries[d.team],
+                transport,
+                sender,
+                envelope_from,
+                builder,
+                ledger,
+                _targets(d, resend),
+                sleep,
+            )
+            report.outcomes.append(outcome)
+            bad = exc is not None and (exc.transient or exc.in_doubt)
+            streak = streak + 1 if bad else 0
+            if exc is not None and exc.connection:
+                broken = str(exc)
+            elif streak >= BROKEN_AFTER:
+                broken = f"the last {streak} messages failed: {exc}"
     finally:
         transport.close()
     return report
@@ -400,11 +580,13 @@ def _send_one(
     sender: Sender,
     envelope_from: str,
     builder: MailBuilder,
-    ledger: Ledger,
+    ledger: Callable[[], contextlib.AbstractContextManager[Ledger]],
+    release: bool,
     sleep: Callable[[float], None],
 ) -> tuple[Outcome, SendError | None]:
-    """Send one message with retries; the outcome, and the last error if it failed."""
-    mid = message_id(f"{d.period}|{d.team}|{d.recipient}|{d.sha256}", sender.address)
+    """Send one message with retries; the outcome, and the last error if it failed. The ledger
+    is opened for each step and closed while the message is on its way."""
+    mid = _mid(d, sender)
     try:
         msg = builder.scorecard(
             summary,
@@ -416,15 +598,20 @@ def _send_one(
         )
     except Exception as exc:  # noqa: BLE001 - one recipient's failure must not stop the others
         error = f"cannot build the message: {type(exc).__name__}: {exc}"
-        ledger.write(d, FAILED, message_id=mid, error=error)
+        with ledger() as led:
+            led.write(d, FAILED, message_id=mid, error=error)
         return Outcome(d, FAILED, 0, mid, error), SendError(error, transient=False)
     attempts = 0
     while True:
+        with ledger() as led:
+            gone = led.claim(d, release, mid)
+        if gone is not None:  # sent, or claimed, by another run since this one looked
+            gone.attempts, gone.message_id = attempts, mid
+            return gone, None
         attempts += 1
-        ledger.write(d, SENDING, message_id=mid, attempt=True)
         try:
             transport.send(msg, envelope_from, [d.recipient], _outbox_name(d))
-        except Exception as exc:  # noqa: BLE001 - recorded as failed, never left "sending"
+        except Exception as exc:  # noqa: BLE001 - recorded as failed or in doubt, never "sending"
             err = (
                 exc
                 if isinstance(exc, SendError)
@@ -433,7 +620,12 @@ def _send_one(
                     transient=False,
                 )
             )
-            retry = err.transient and attempts < sender.max_attempts
+            if err.in_doubt:
+                log.error("%s → %s, attempt %d: in doubt: %s", d.team, d.recipient, attempts, err)
+                with ledger() as led:
+                    led.write(d, IN_DOUBT, error=f"{err}. Message-ID {mid}")
+                return Outcome(d, IN_DOUBT, attempts, mid, doubt_text(d, mid, str(err))), err
+            retry = err.retryable and attempts < sender.max_attempts
             log.warning(
                 "%s → %s, attempt %d: %s%s",
                 d.team,
@@ -442,12 +634,14 @@ def _send_one(
                 err,
                 " (will retry)" if retry else "",
             )
-            ledger.write(d, FAILED, error=str(err))
+            with ledger() as led:
+                led.write(d, FAILED, error=str(err))
             if not retry:
                 return Outcome(d, FAILED, attempts, mid, str(err)), err
             sleep(sender.wait(attempts))
             continue
-        ledger.write(d, SENT)
+        with ledger() as led:
+            led.write(d, SENT)
         return Outcome(d, SENT, attempts, mid), None
 
 
@@ -458,16 +652,19 @@ def send_alert(
     what: str,
     lines: list[str],
     builder: MailBuilder | None = None,
+    clock: Clock = utc_now,
 ) -> str | None:
     """E-mail the admins; returns the error if it could not be sent (never raises for SMTP)."""
     admins = settings.teams_file.delivery.admins
     if not admins:
         return "no admins configured (delivery.admins in teams.yaml)"
     builder = builder or MailBuilder()
-    now = dt.datetime.now(dt.UTC)
-    mid = message_id(f"alert|{what}|{now.isoformat()}", sender.address)
+    now = clock()
+    # the text is part of the key: two alerts at one (pinned) instant stay two messages
+    digest = hashlib.sha256("\n".join([what, *lines]).encode()).hexdigest()[:8]
+    mid = message_id(f"alert|{what}|{now.isoformat()}|{digest}", sender.address)
     msg = builder.alert(what, lines, sender=sender.address, to=admins, msg_id=mid, date=now)
-    name = "alert__" + now.strftime("%Y%m%dT%H%M%S%fZ")
+    name = "alert__" + now.strftime("%Y%m%dT%H%M%S%fZ") + "_" + digest
     try:
         transport.send(msg, envelope_address(sender.address), list(admins), name)
     except SendError as exc:

@@ -1,7 +1,12 @@
 """The delivery gate: what must hold for a month before any scorecard of it is e-mailed.
 
-Three checks, read from what the warehouse recorded when the month was loaded:
-- the month's data reaches its last day (a month loaded on the 15th is not reported on);
+Four checks, read from what the warehouse holds for the month:
+- the newest timestamp *within* the month reaches its last day, and the month has ended by the
+  injected clock (a month loaded on the 15th is not reported on; a ticket dated 2099 does not
+  make it complete);
+- the month's days have their usual volume: against the same weekday of earlier months, for the
+  company and each team, and enough of the days that usually have data have some (no gap from
+  the 5th to the 25th); scorecards/completeness.py, thresholds in `completeness`;
 - no team that had tickets the month before has none now (a missing export, not a quiet team);
 - the quarantined share of tickets and of survey responses is at or below the threshold.
 If one fails, nobody gets a scorecard and the admins get an alert saying which and why.
@@ -14,9 +19,13 @@ had any accepted row at all (`landing_latest` of the load), whatever the month.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from scorecards import warehouse
-from scorecards.ingest import quarantined_share, reaches_month_end
+from scorecards.audit import MONTH_END, USUAL_DAYS
+from scorecards.completeness import judge_month
+from scorecards.ingest import quarantined_share
+from scorecards.months_state import utc_now
 from scorecards.periods import shift_month
 from scorecards.settings import Settings
 
@@ -52,7 +61,9 @@ def _present(load: tuple | None) -> bool:
     return load is not None and (load[3] is not None or int(load[0]) > 0)
 
 
-def evaluate_gate(settings: Settings, month: str) -> GateResult:
+def evaluate_gate(settings: Settings, month: str, now: datetime | None = None) -> GateResult:
+    """The gate for `month`; `now` (default: the wall clock) decides whether it has ended."""
+    now = now or utc_now()
     prev = shift_month(month, -1)
     with warehouse.connect(settings.warehouse_path, read_only=True) as con:
         loads = con.execute(
@@ -75,40 +86,37 @@ def evaluate_gate(settings: Settings, month: str) -> GateResult:
                 {"m": month, "p": prev},
             ).fetchall()
         )
-    by_dataset = {row[0]: row[1:] for row in loads}
+        by_dataset = {row[0]: row[1:] for row in loads}
+        # The dataset the month's completeness is judged on: tickets when the installation
+        # has any, else survey responses (surveys only).
+        present = [ds for ds in ("tickets", "survey_responses") if _present(by_dataset.get(ds))]
+        basis = present[0] if present else "tickets"
+        month_judgement = judge_month(
+            con,
+            basis,
+            basis,
+            month,
+            settings.timezone,
+            settings.teams_file.completeness,
+            now,
+        )
     checks: list[GateCheck] = []
 
-    # The dataset the month's completeness is judged on: tickets when the installation has
-    # any, else survey responses (surveys only).
-    present = [ds for ds in ("tickets", "survey_responses") if _present(by_dataset.get(ds))]
-    basis = present[0] if present else "tickets"
-    noun = "ticket data" if basis == "tickets" else "survey data"
     loaded = by_dataset.get(basis)
-    if loaded is None:
-        checks.append(
-            GateCheck("data_reaches_month_end", False, f"no tickets were loaded for {month}")
+    if loaded is None or not present:
+        why = (
+            f"no tickets were loaded for {month}"
+            if loaded is None
+            else f"neither tickets nor survey responses are in the data loaded for {month}"
         )
-    elif not present:
-        checks.append(
-            GateCheck(
-                "data_reaches_month_end",
-                False,
-                f"neither tickets nor survey responses are in the data loaded for {month}",
-            )
-        )
+        checks += [GateCheck(MONTH_END, False, why), GateCheck(USUAL_DAYS, False, why)]
     else:
-        latest = loaded[3]
-        ok = reaches_month_end(latest, month, settings.timezone)
-        shown = latest.isoformat() if latest is not None else "no data"
-        checks.append(
-            GateCheck(
-                "data_reaches_month_end",
-                ok,
-                f"the {noun} ends at {shown}"
-                + ("" if ok else f", before the last day of {month}: the month is incomplete")
-                + ("" if basis == "tickets" else " (no ticket data: judged on survey responses)"),
-            )
-        )
+        judged = month_judgement
+        note = "" if basis == "tickets" else " (no ticket data: judged on survey responses)"
+        checks += [
+            GateCheck(MONTH_END, judged.end_ok, judged.end_detail + note),
+            GateCheck(USUAL_DAYS, judged.days_ok, judged.days_detail + note),
+        ]
 
     what = "tickets" if basis == "tickets" else "survey responses"
     silent = sorted(

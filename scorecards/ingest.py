@@ -8,20 +8,20 @@ is replaced whole, since churn needs every customer ever seen.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from scorecards import warehouse
+from scorecards import audit, warehouse
+from scorecards.completeness import MonthCompleteness
 from scorecards.contract import CUSTOMERS, SURVEYS, TICKETS, UNDATED, Dataset
+from scorecards.csv_out import write_csv_atomic
 from scorecards.landing import load_raw, resolve_files
-from scorecards.months_state import write_state
-from scorecards.periods import days_before, month_bounds, shift_month
+from scorecards.months_state import Clock, utc_now, write_state
 from scorecards.settings import Settings
 from scorecards.validation import (
     ACCEPTED,
@@ -35,20 +35,16 @@ from scorecards.validation import (
 
 log = logging.getLogger(__name__)
 
+# How far past now a timestamp may lie before it is quarantined as in the future: clocks and
+# time zones of export tools disagree by hours, never by days.
+FUTURE_TOLERANCE = timedelta(days=1)
+
 
 def quarantined_share(rows_read: int, quarantined: int, undated: int) -> float:
     """Quarantined share of a month's rows that claim to be data (read less filtered and
     superseded); undated rows count against every month, since any of them might belong to it."""
     read, bad = rows_read + undated, quarantined + undated
     return bad / read if read else 0.0
-
-
-def reaches_month_end(latest: datetime | None, month: str, tz: str) -> bool:
-    """True when the data reaches the month's last day: something was recorded on it or later."""
-    if latest is None:
-        return False
-    _, end = month_bounds(month, tz)
-    return latest >= days_before(shift_month(month, 1), 1, tz) or latest >= end
 
 
 @dataclass
@@ -64,18 +60,20 @@ class IngestReport:
     quarantine_files: list[Path] = field(default_factory=list)
     filters: pd.DataFrame = field(default_factory=pd.DataFrame)  # period, filter, rows
     unknown_teams: list[str] = field(default_factory=list)
-    # The newest accepted timestamp in the whole landing data, to tell whether a month is complete.
+    # The newest accepted timestamp in the whole landing data: whether the dataset is there at
+    # all (the gate's choice of what to judge on), never whether a month is complete.
     latest: datetime | None = None
     # Header problems that did not stop the read (empty or repeated column names).
     warnings: list[str] = field(default_factory=list)
+    # The load's blocking checks (scorecards/audit.py), judged before it was published, and the
+    # completeness of each month when this dataset is the one months are judged on.
+    checks: list[audit.AuditCheck] = field(default_factory=list)
+    completeness: list[MonthCompleteness] = field(default_factory=list)
 
     def quarantined_share(self, month: str) -> float:
         row = self.month_stats[self.month_stats.period == month]
         claimed = int(row.rows_read.sum()) - int(row.filtered.sum()) - int(row.superseded.sum())
         return quarantined_share(claimed, int(row.quarantined.sum()), self.undated)
-
-    def month_complete(self, month: str, tz: str) -> bool:
-        return reaches_month_end(self.latest, month, tz)
 
     def totals(self) -> dict[str, int]:
         s = self.files[["rows_read", *COUNT_COLUMNS.values()]].sum()
@@ -104,13 +102,6 @@ def _undated(con: duckdb.DuckDBPyConnection, res: ValidationResult) -> int:
     ).fetchone()[0]
 
 
-def _write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    df.to_csv(tmp, index=False, lineterminator="\n")
-    os.replace(tmp, path)
-
-
 def _write_quarantine(
     con: duckdb.DuckDBPyConnection, settings: Settings, res: ValidationResult, months: Sequence[str]
 ) -> list[Path]:
@@ -121,7 +112,7 @@ def _write_quarantine(
         path = folder / f"{month}.csv"
         frame = quarantine_frame(con, res, month)
         if len(frame):
-            _write_csv_atomic(frame, path)
+            write_csv_atomic(frame, path)
             written.append(path)
         elif path.exists():
             path.unlink()
@@ -176,12 +167,20 @@ def _load_and_validate(
     ds: Dataset,
     accepted_tickets: str | None = None,
     warnings: list[str] | None = None,
+    clock: Clock = utc_now,
 ) -> ValidationResult:
     files = resolve_files(settings.landing_dir, ds, settings.sources)
     raw = load_raw(
         con, ds, files, settings.timezone, team_sql=_team_sql(settings), warnings=warnings
     )
-    return validate(con, ds, raw, settings.timezone, accepted_tickets=accepted_tickets)
+    return validate(
+        con,
+        ds,
+        raw,
+        settings.timezone,
+        accepted_tickets=accepted_tickets,
+        not_after=clock() + FUTURE_TOLERANCE,
+    )
 
 
 def _team_sql(settings: Settings) -> str | None:
@@ -193,14 +192,25 @@ def _team_sql(settings: Settings) -> str | None:
     return team_id_sql("team__m", settings.teams.values())
 
 
-def ingest_events(settings: Settings, months: Sequence[str]) -> dict[str, IngestReport]:
-    """Validate all landing tickets and survey responses; replace `months` in the warehouse."""
+def ingest_events(
+    settings: Settings,
+    months: Sequence[str],
+    clock: Clock = utc_now,
+    *,
+    blocking_checks: bool = False,
+) -> dict[str, IngestReport]:
+    """Validate all landing tickets and survey responses; replace `months` in the warehouse.
+
+    The blocking checks (quarantined share, completeness) are judged on the staged load before
+    anything is written and recorded on the reports. With `blocking_checks` (what the Dagster
+    asset does) a load that fails one is not written at all: `audit.IngestRejected` is raised and
+    the warehouse, the quarantine files and the months state stay as they were."""
     months = sorted(set(months))
     with warehouse.connect(settings.warehouse_path) as con:
         notes: dict[str, list[str]] = {"tickets": [], "survey_responses": []}
-        tickets = _load_and_validate(con, settings, TICKETS, warnings=notes["tickets"])
+        tickets = _load_and_validate(con, settings, TICKETS, None, notes["tickets"], clock)
         surveys = _load_and_validate(
-            con, settings, SURVEYS, tickets.accepted, warnings=notes["survey_responses"]
+            con, settings, SURVEYS, tickets.accepted, notes["survey_responses"], clock
         )
         reports = {r.dataset.table: _report(con, r, months) for r in (tickets, surveys)}
         for name, w in notes.items():
@@ -229,6 +239,8 @@ def ingest_events(settings: Settings, months: Sequence[str]) -> dict[str, Ingest
                     if settings.teams_file.teams_from_data
                     else "its KPIs are computed but it gets no scorecard (teams_from_data: false)",
                 )
+        # Audit before publishing: a load that fails a blocking check changes nothing.
+        _audit_events(con, settings, (tickets, surveys), reports, months, clock(), blocking_checks)
         con.execute("BEGIN TRANSACTION")
         try:
             for res in (tickets, surveys):
@@ -243,10 +255,45 @@ def ingest_events(settings: Settings, months: Sequence[str]) -> dict[str, Ingest
             reports[res.dataset.table].quarantine_files = _write_quarantine(
                 con, settings, res, months
             )
+        audit.clear_rejected(settings, [TICKETS.name, SURVEYS.name], months)
         # Every file was read: what months the landing data covers is known for free, and the
         # next load of the Dagster definitions starts its partitions there.
         write_state(settings, _accepted_months(con, tickets, surveys))
     return reports
+
+
+def _audit_events(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    results: Sequence[ValidationResult],
+    reports: dict[str, IngestReport],
+    months: Sequence[str],
+    now: datetime,
+    blocking: bool,
+) -> None:
+    """The blocking checks of a staged load (quarantined share per dataset, completeness of
+    each month) on what the warehouse would hold after it; recorded on the reports. Raises
+    `audit.IngestRejected`, after writing the rows it would have quarantined to the rejected
+    folder, when one fails; then nothing else is written."""
+    if not months:
+        return
+    threshold = settings.teams_file.quarantine_threshold
+    relations = {
+        res.dataset.table: audit.staged_relation(
+            res.dataset.table, res.accepted, res.dataset.period_column, months
+        )
+        for res in results
+    }
+    basis, judged = audit.judge_load(con, settings, relations, months, now)
+    reports[basis].completeness = judged
+    for report in reports.values():
+        report.checks = [audit.quarantine_check(report, threshold, months)]
+    reports[TICKETS.table].checks += audit.completeness_checks(judged, TICKETS.table, basis)
+    checks = [c for r in reports.values() for c in r.checks]
+    if not blocking or all(c.passed for c in checks):
+        return
+    rejected = audit.write_rejected(con, settings, results, months)
+    raise audit.IngestRejected(months, checks, reports, rejected)
 
 
 def _accepted_months(
@@ -260,11 +307,14 @@ def _accepted_months(
     return [r[0] for r in rows]
 
 
-def ingest_customers(settings: Settings) -> IngestReport:
-    """Validate the landing customers and replace the customer table whole."""
+def ingest_customers(
+    settings: Settings, clock: Clock = utc_now, *, blocking_checks: bool = False
+) -> IngestReport:
+    """Validate the landing customers and replace the customer table whole (with
+    `blocking_checks`, only when the quarantined share is within the threshold)."""
     with warehouse.connect(settings.warehouse_path) as con:
         notes: list[str] = []
-        res = _load_and_validate(con, settings, CUSTOMERS, warnings=notes)
+        res = _load_and_validate(con, settings, CUSTOMERS, None, notes, clock)
         months = [
             m
             for (m,) in con.execute(
@@ -273,6 +323,13 @@ def ingest_customers(settings: Settings) -> IngestReport:
         ]
         report = _report(con, res, months)
         report.warnings = notes
+        # Audit before publishing, as for the monthly data.
+        report.checks = [audit.customers_check(report, settings.teams_file.quarantine_threshold)]
+        if blocking_checks and not report.checks[0].passed:
+            rejected = audit.write_rejected(con, settings, [res], months)
+            raise audit.IngestRejected(
+                ["customers"], report.checks, {"customers": report}, rejected
+            )
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(f"DELETE FROM {CUSTOMERS.table}")
@@ -289,6 +346,7 @@ def ingest_customers(settings: Settings) -> IngestReport:
             for old in folder.glob("*.csv"):
                 old.unlink()
         report.quarantine_files = _write_quarantine(con, settings, res, months)
+        audit.clear_rejected(settings, [CUSTOMERS.name], None)
     return report
 
 
@@ -313,13 +371,13 @@ def _record_team_names(
     )
 
 
-def landing_months(settings: Settings) -> list[str]:
+def landing_months(settings: Settings, clock: Clock = utc_now) -> list[str]:
     """Months with accepted tickets or survey responses in the landing folder, read through the
     mapping. Reads every file (raises `InputFileError` for one that cannot be read), so this is
     for run time, never for loading the Dagster definitions."""
     with duckdb.connect() as con:
-        tickets = _load_and_validate(con, settings, TICKETS)
-        surveys = _load_and_validate(con, settings, SURVEYS, tickets.accepted)
+        tickets = _load_and_validate(con, settings, TICKETS, clock=clock)
+        surveys = _load_and_validate(con, settings, SURVEYS, tickets.accepted, clock=clock)
         return _accepted_months(con, tickets, surveys)
 
 

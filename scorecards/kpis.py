@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from scorecards import stats, warehouse
+from scorecards.csv_out import write_csv_atomic
 from scorecards.kpi_catalog import (
     ALL_TEAMS,
     INPUTS,
@@ -494,10 +495,7 @@ def compute_team_kpis(
 
 
 def write_kpi_csv(df: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".csv.tmp")
-    df.to_csv(tmp, index=False, lineterminator="\n")
-    tmp.replace(path)
+    write_csv_atomic(df, path)
 
 
 def _fmt(x: float | None, digits: int) -> str:

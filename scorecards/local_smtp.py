@@ -6,7 +6,13 @@ It records every message it accepts, and can misbehave on purpose, per recipient
 - `data_busy_once`: 451 after the message's data the first time, accepted afterwards;
 - `drop_once`: closes the connection once the message's data is in, before replying (the
   client cannot know whether it was kept; this server keeps nothing), once;
-- `hang`: stops answering in the DATA phase (the client's timeout must fire); nothing is kept.
+- `hang`: stops answering in the DATA phase (the client's timeout must fire); nothing is kept;
+- `keep_hang`: keeps the message, then does not reply until after `hang_seconds` (the client's
+  timeout fires first: the message arrived, but the client cannot know), every time;
+- `keep_drop`: keeps the message, then closes the connection before replying, every time.
+With `echo_auth=True` a refused login is answered with what the client sent, in every encoding
+(the password, AUTH LOGIN's and AUTH PLAIN's base64), as a careless server might: the client's
+error texts must not show any of it.
 With `tls=True` it offers STARTTLS with a throwaway CA's certificate and requires it and AUTH
 (user and password as given) before mail is accepted; with `tls="implicit"` the whole session is
 TLS from the first byte (SMTP_SECURITY=ssl, port 465 style), AUTH required as well.
@@ -17,6 +23,7 @@ Not used by the pipeline itself; aiosmtpd and trustme are development dependenci
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import socket
 import ssl
@@ -31,7 +38,7 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-FAULTS = ("reject", "busy_once", "data_busy_once", "drop_once", "hang")
+FAULTS = ("reject", "busy_once", "data_busy_once", "drop_once", "hang", "keep_hang", "keep_drop")
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,26 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    def _keep(self, session, envelope) -> None:  # noqa: ANN001
+        with self.lock:
+            self.sessions.add(id(session))
+            self.messages.append(
+                Received(
+                    envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content)
+                )
+            )
+
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        for rcpt in envelope.rcpt_tos:
+            fault = self.faults.get(rcpt)
+            if fault == "keep_hang":
+                self._keep(session, envelope)
+                await asyncio.sleep(self.hang_seconds)
+                return "250 2.0.0 accepted (too late)"
+            if fault == "keep_drop":
+                self._keep(session, envelope)
+                server.transport.abort()
+                return "421 4.4.2 connection dropped"
         for rcpt in envelope.rcpt_tos:
             fault = self.faults.get(rcpt)
             if fault == "data_busy_once" and self._once(fault, rcpt):
@@ -84,13 +110,7 @@ class _Handler:
             if fault == "hang":
                 await asyncio.sleep(self.hang_seconds)
                 return "451 4.4.2 too late"
-        with self.lock:
-            self.sessions.add(id(session))
-            self.messages.append(
-                Received(
-                    envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content)
-                )
-            )
+        self._keep(session, envelope)
         return "250 2.0.0 accepted"
 
 
@@ -109,8 +129,10 @@ class LocalSmtpServer:
         user: str = "scorecards",
         password: str = "s3cret-Pa55",
         hang_seconds: float = 5.0,
+        echo_auth: bool = False,
     ) -> None:
         self.tls = tls
+        self.echo_auth = echo_auth
         self.user, self.password = user, password
         self.handler = _Handler(hang_seconds=hang_seconds)
         self._tmp = tempfile.TemporaryDirectory(prefix="local-smtp-")
@@ -138,6 +160,11 @@ class LocalSmtpServer:
             and auth_data.login.decode() == self.user
             and auth_data.password.decode() == self.password
         )
+        if not ok and self.echo_auth and isinstance(auth_data, LoginPassword):
+            user, pw = auth_data.login, auth_data.password
+            forms = [pw, base64.b64encode(pw), base64.b64encode(b"\0" + user + b"\0" + pw)]
+            echo = " ".join(f.decode("utf-8", "replace") for f in forms)
+            return AuthResult(success=False, handled=False, message=f"535 5.7.8 rejected {echo}")
         return AuthResult(success=ok, handled=False)
 
     def start(self) -> LocalSmtpServer:

@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scorecards.content import content_sha256, write_record
 from scorecards.notes import load_manual_notes
 from scorecards.report_data import MonthData, TeamReport, load_month, overview_report, team_report
 from scorecards.settings import Settings
@@ -175,5 +176,12 @@ def build_scorecards(
             pdf, pages = rendered[name]
             path = outdir / f"{name}.pdf"
             _write(path, pdf)
+            # what the PDF says, for the delivery ledger (scorecards/content.py)
+            if name == OVERVIEW:
+                content = content_sha256(overview_report(settings, data, manual))
+            else:
+                report = team_report(settings, data, settings.teams[name], manual)
+                content = content_sha256(report, pseudonymised=pseudo, high=high)
+            write_record(path, pdf, content)
             result.files.append(_file(name, path, pdf, pages))
     return result

@@ -204,6 +204,29 @@ class DeliveryConfig(_Strict):
         return TeamConfig._valid_addresses(v)
 
 
+class CompletenessConfig(_Strict):
+    """When a month's data counts as complete (scorecards/completeness.py): judged from the
+    month's own days against the usual pattern of earlier months, never from the newest
+    timestamp anywhere in the data."""
+
+    # The usual volume of a day: the median of the same weekday over up to this many earlier
+    # months with data (days between a month's first and last day with data, empty days as 0).
+    history_months: int = Field(default=6, ge=1, le=24)
+    # A day is low when its volume is below this share of its usual volume (and so far below
+    # that chance cannot explain it); an empty day that usually has data is low too.
+    low_day_ratio: float = Field(default=0.25, gt=0, lt=1)
+    # More low days than this in a month, for the company or for one team, block the month.
+    max_low_days: int = Field(default=2, ge=0, le=31)
+    # Of the days that usually have data, at least this share must have some.
+    min_day_coverage: float = Field(default=0.9, ge=0, le=1)
+    # The newest timestamp within the month must reach its last day minus this many days.
+    end_tolerance_days: int = Field(default=0, ge=0, le=7)
+    # Judge every team's days against the team's own usual pattern too (a team's export missing).
+    judge_teams: bool = True
+    # A timestamp later than now plus this many hours is quarantined as in the future.
+    future_tolerance_hours: float = Field(default=24, ge=0, le=24 * 31)
+
+
 class TeamsFile(_Strict):
     timezone: str = "Europe/Berlin"
     first_month: str | None = None
@@ -217,6 +240,7 @@ class TeamsFile(_Strict):
     team_defaults: TeamDefaults = Field(default_factory=TeamDefaults)
     churn: ChurnConfig = Field(default_factory=ChurnConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    completeness: CompletenessConfig = Field(default_factory=CompletenessConfig)
 
     @field_validator("timezone")
     @classmethod

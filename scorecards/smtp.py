@@ -1,21 +1,35 @@
 """Sending: an SMTP connection reused for many messages, or a file outbox of `.eml` files.
 
 Both transports take a finished `EmailMessage` and its envelope and either return or raise
-`SendError`, which says whether the failure is transient (a 4xx reply, a dropped connection, a
-timeout: worth another attempt) or permanent (a 5xx reply: it will fail the same way again), and
-whether the connection itself is unusable (`connection=True`: no later message will get through
-either). Error texts are built here from the server's code and reply, and scrubbed of the
-password, so credentials cannot reach a log, the ledger or the Dagster UI through them.
+`SendError`, which says whether the failure is transient (a 4xx reply, a dropped connection:
+worth another attempt) or permanent (a 5xx reply: it will fail the same way again), whether the
+connection itself is unusable (`connection=True`: no later message will get through either), and
+whether the message is **in doubt** (`in_doubt=True`).
+
+The SMTP transport sends each message in explicit steps (MAIL FROM, RCPT TO, DATA, the content),
+so it knows which step failed. Once the server has answered DATA with 354 and the content is on
+its way, anything but a proper final reply (a timeout, a dropped connection, a garbled reply, any
+exception at all) means the server may have kept the message: the error is in doubt and must not
+be retried automatically. A 4xx/5xx final reply is a clear refusal and is not in doubt. A timeout
+in any step is never retried within the run (a server that stops answering would otherwise cost
+the timeout once per attempt), and it marks the connection unusable for the rest of the run.
+
+Error texts are built here from the server's code and reply, and scrubbed of the password in
+every form AUTH sends it (plain, AUTH PLAIN's and AUTH LOGIN's base64), so credentials cannot
+reach a log, the ledger or the Dagster UI through them.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import os
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass, field
+from email.generator import BytesGenerator
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from pathlib import Path
@@ -27,15 +41,32 @@ DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
 
 
 class SendError(Exception):
-    """A message was not accepted. `transient`: another attempt may succeed."""
+    """A message was not accepted, or may not have been. `transient`: another attempt may
+    succeed; `connection`: the session is unusable, later messages would fail too; `in_doubt`:
+    the content reached the server without a final reply, so it may have been delivered and must
+    not be sent again automatically; `timeout`: the server stopped answering (not retried)."""
 
     def __init__(
-        self, message: str, transient: bool, code: int | None = None, connection: bool = False
+        self,
+        message: str,
+        transient: bool,
+        code: int | None = None,
+        connection: bool = False,
+        *,
+        in_doubt: bool = False,
+        timeout: bool = False,
     ) -> None:
         super().__init__(message)
         self.transient = transient
         self.code = code
         self.connection = connection
+        self.in_doubt = in_doubt
+        self.timeout = timeout
+
+    @property
+    def retryable(self) -> bool:
+        """Worth another attempt within this run: transient, not in doubt, not a timeout."""
+        return self.transient and not self.in_doubt and not self.timeout
 
 
 @dataclass(frozen=True)
@@ -99,20 +130,13 @@ class SmtpTransport:
         # (NOOP) before the next message rather than costing that message an attempt
         self._suspect = False
         self.connections = 0  # how many sessions were opened (the benchmark reports it)
-        secrets = [settings.password or ""]
-        if settings.user and settings.password:
-            # what AUTH PLAIN sends, should a server echo it back
-            plain = f"\0{settings.user}\0{settings.password}".encode()
-            secrets.append(base64.b64encode(plain).decode("ascii"))
-        self._secrets = [s for s in secrets if s]
+        self._secrets = secret_forms(settings.user, settings.password)
 
     def describe(self) -> str:
         return self.settings.describe()
 
     def scrub(self, text: str) -> str:
-        for s in self._secrets:
-            text = text.replace(s, "***")
-        return text
+        return scrub(text, self._secrets)
 
     def _context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.settings.ca_file)
@@ -162,6 +186,9 @@ class SmtpTransport:
         elif isinstance(exc, smtplib.SMTPResponseException):
             text = f"{s.host} refused the session: {self._reply(exc)}"
             transient = 400 <= exc.smtp_code < 500
+        elif _is_timeout(exc):
+            text = f"no answer from {where} within {s.timeout:g} s while opening the session"
+            return SendError(text, transient=True, connection=True, timeout=True)
         else:
             text = f"cannot reach {where}: {self.scrub(_os_error(exc))}"
             transient = True
@@ -204,45 +231,81 @@ class SmtpTransport:
             raise
 
     def _send(self, msg: EmailMessage, sender: str, recipients: list[str]) -> str:
-        assert self._conn is not None
+        """MAIL FROM, RCPT TO, DATA and the content as separate steps. Until the server has
+        answered DATA with 354 a failure is an ordinary one (retried if transient); after it,
+        only a 4xx/5xx final reply is: anything else leaves the message in doubt."""
+        conn = self._conn
+        assert conn is not None
+        content = _flatten(msg)
         try:
-            refused = self._conn.send_message(msg, from_addr=sender, to_addrs=recipients)
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, reply = next(iter(exc.recipients.values()))
+            conn.ehlo_or_helo_if_needed()
+            options = [f"SIZE={len(content)}"] if conn.has_extn("size") else []
+            code, reply = conn.mail(sender, options)
+            if code != 250:
+                self._reset()
+                raise self._refused(f"sender {sender} refused", code, reply)
+            for rcpt in recipients:
+                code, reply = conn.rcpt(rcpt)
+                if code not in (250, 251):
+                    self._reset()
+                    raise self._refused("recipient refused", code, reply)
+            conn.putcmd("data")
+            code, reply = conn.getreply()
+            if code != 354:
+                self._reset()
+                raise self._refused("DATA refused", code, reply)
+        except SendError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - before DATA: nothing was handed over
+            self._drop()
+            raise self._before_data(exc) from None
+        # From here on the server has the content, or part of it: in doubt unless it answers.
+        try:
+            conn.send(_dot_stuffed(content))
+            code, reply = conn.getreply()
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the message may have arrived
+            self._drop()
+            raise self._in_doubt(exc) from None
+        if code == 250:
+            return "250 accepted"
+        if 400 <= code < 600:
+            # a clear refusal of this message: not kept, the session still usable once reset
             self._reset()
-            raise self._refused("recipient refused", code, reply) from None
-        except smtplib.SMTPSenderRefused as exc:
-            self._reset()
-            raise self._refused(f"sender {sender} refused", exc.smtp_code, exc.smtp_error) from None
-        except smtplib.SMTPDataError as exc:
-            self._reset()
-            raise self._refused("message refused", exc.smtp_code, exc.smtp_error) from None
-        except TimeoutError:
-            self._drop()
-            raise self._timeout() from None
-        except smtplib.SMTPServerDisconnected as exc:
-            self._drop()
-            # smtplib reports a read timeout while waiting for a reply as a disconnect
-            if "timed out" in str(exc):
-                raise self._timeout() from None
-            raise SendError(f"connection dropped: {self.scrub(str(exc))}", transient=True) from None
-        except smtplib.SMTPResponseException as exc:
-            self._drop()
-            raise self._refused("SMTP error", exc.smtp_code, exc.smtp_error) from None
-        except (OSError, smtplib.SMTPException) as exc:
-            self._drop()
-            raise SendError(
-                f"connection error: {self.scrub(_os_error(exc))}", transient=True
-            ) from None
-        if refused:  # only possible with several recipients; we always send to one
-            code, reply = next(iter(refused.values()))
-            raise self._refused("recipient refused", code, reply)
-        return "250 accepted"
+            raise self._refused("message refused", code, reply)
+        self._drop()
+        raise self._in_doubt(f"no valid reply to the message ({code} {self.scrub(str(reply))})")
 
-    def _timeout(self) -> SendError:
+    def _before_data(self, exc: BaseException) -> SendError:
+        if _is_timeout(exc):
+            return self._timeout(in_doubt=False)
+        if isinstance(exc, smtplib.SMTPServerDisconnected):
+            return SendError(f"connection dropped: {self.scrub(str(exc))}", transient=True)
+        if isinstance(exc, smtplib.SMTPResponseException):
+            return self._refused("SMTP error", exc.smtp_code, exc.smtp_error)
+        if isinstance(exc, (OSError, smtplib.SMTPException)):
+            return SendError(f"connection error: {self.scrub(_os_error(exc))}", transient=True)
         return SendError(
-            f"no answer from {self.settings.host} within {self.settings.timeout:g} s",
-            transient=True,
+            f"unexpected {type(exc).__name__}: {self.scrub(str(exc))}", transient=False
+        )
+
+    def _in_doubt(self, exc: BaseException | str) -> SendError:
+        if isinstance(exc, BaseException) and _is_timeout(exc):
+            return self._timeout(in_doubt=True)
+        what = exc if isinstance(exc, str) else self.scrub(_os_error(exc))
+        return SendError(
+            f"the message was transmitted but not confirmed: {what}",
+            transient=False,
+            in_doubt=True,
+        )
+
+    def _timeout(self, in_doubt: bool) -> SendError:
+        where = "after the message was transmitted" if in_doubt else "before DATA"
+        return SendError(
+            f"no answer from {self.settings.host} within {self.settings.timeout:g} s ({where})",
+            transient=not in_doubt,
+            connection=True,
+            in_doubt=in_doubt,
+            timeout=True,
         )
 
     def _refused(self, what: str, code: int, reply: bytes | str) -> SendError:
@@ -264,6 +327,51 @@ class SmtpTransport:
 
 def _os_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    # smtplib reports a read timeout while waiting for a reply as a disconnect
+    return isinstance(exc, TimeoutError) or (
+        isinstance(exc, smtplib.SMTPServerDisconnected) and "timed out" in str(exc)
+    )
+
+
+def _flatten(msg: EmailMessage) -> bytes:
+    """The message as sent: what smtplib's send_message would transmit (CRLF line ends)."""
+    with io.BytesIO() as buf:
+        BytesGenerator(buf, policy=msg.policy.clone(linesep="\r\n")).flatten(msg)
+        return buf.getvalue()
+
+
+def _dot_stuffed(content: bytes) -> bytes:
+    """The DATA content with leading dots doubled and the final CRLF.CRLF (RFC 5321 4.5.2)."""
+    q = re.sub(rb"(?m)^\.", b"..", content)
+    if not q.endswith(b"\r\n"):
+        q += b"\r\n"
+    return q + b".\r\n"
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def secret_forms(user: str | None, password: str | None) -> list[str]:
+    """Every form in which AUTH puts the password on the wire, longest first: the password,
+    its base64 (AUTH LOGIN's second line), AUTH PLAIN's base64 of NUL user NUL password (and
+    without the leading NUL), and each base64 without its '=' padding."""
+    if not password:
+        return []
+    forms = {password, _b64(password)}
+    if user:
+        forms |= {_b64(f"\0{user}\0{password}"), _b64(f"{user}\0{password}")}
+    forms |= {f.rstrip("=") for f in list(forms) if f.endswith("=")}
+    return sorted((f for f in forms if f), key=len, reverse=True)
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
 
 
 class FileOutbox:

@@ -9,6 +9,7 @@ validates ten rows in a test and ten million in the benchmark.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import duckdb
 import pandas as pd
@@ -66,8 +67,22 @@ def _in_list(values: tuple[str, ...]) -> str:
     return "(" + ", ".join(sql_str(v) for v in values) + ")"
 
 
+# Ids become file names, CSV cells and PDF text: a line break or other control character in
+# one is an export error (or an attempt to forge a line), never an id.
+ID_COLUMNS: tuple[str, ...] = ("ticket_id", "customer_id", "agent_id", "response_id")
+
+
 def _rules(dataset: Dataset) -> list[tuple[str, str]]:
     """Dataset-specific checks over the typed columns (named `<col>__v`)."""
+    ids = [
+        (f"regexp_matches({c}__v, '[[:cntrl:]]')", f"control character in {c}")
+        for c in dataset.column_names
+        if c in ID_COLUMNS
+    ]
+    return ids + _dataset_rules(dataset)
+
+
+def _dataset_rules(dataset: Dataset) -> list[tuple[str, str]]:
     if dataset is TICKETS:
         return [
             (
@@ -96,6 +111,20 @@ def _rules(dataset: Dataset) -> list[tuple[str, str]]:
     raise ValueError(dataset.name)
 
 
+def future_checks(dataset: Dataset, not_after: datetime | None) -> list[tuple[str, str]]:
+    """A timestamp after `not_after` (now plus a tolerance) cannot have happened yet: a typo or
+    a wrong format, and it would put a row in a month that has not begun or make an incomplete
+    month look complete."""
+    if not_after is None:
+        return []
+    bound = f"TIMESTAMPTZ {sql_str(not_after.isoformat())}"
+    return [
+        (f"{c.name}__v > {bound}", f"timestamp in the future: {c.name}")
+        for c in dataset.columns
+        if c.type == "timestamp"
+    ]
+
+
 def _reason_sql(checks: list[tuple[str, str]], first: str) -> str:
     """The per-column reasons in `first`, then all failed rule reasons, joined by "; "; NULL when
     none failed. A string, not a list: concat_ws skips NULLs and costs a fraction of a list."""
@@ -109,6 +138,7 @@ def validate(
     raw_table: str,
     timezone: str,
     accepted_tickets: str | None = None,
+    not_after: datetime | None = None,
 ) -> ValidationResult:
     """Validate a raw table loaded by `landing.load_raw`.
 
@@ -116,10 +146,10 @@ def validate(
     (an event log has a later row for its key), quarantined (with every reason), duplicate (an
     exact copy of an accepted row) or accepted. Survey responses need the accepted tickets
     (`accepted_tickets`) to take their team from the ticket and to check they were not
-    submitted before the ticket existed.
+    submitted before the ticket existed. Timestamps after `not_after` are quarantined.
     """
     con.execute(f"SET TimeZone = {sql_str(timezone)}")
-    checks = _rules(dataset)
+    checks = _rules(dataset) + future_checks(dataset, not_after)
     lowered = {"channel", "survey_type"}
     staged = f"staged_{dataset.name}"
     period_v = f"{dataset.period_column}__v"
@@ -143,17 +173,23 @@ def validate(
             ("s.submitted_at__v < t.t_created", "submitted before its ticket was created"),
         ]
     id_v = f"{dataset.id_column}__v"
+    # A row dated in the future has no month yet: it is reported with the undated rows, which
+    # count against every month, instead of in a month no run will look at.
+    bound = f"TIMESTAMPTZ {sql_str(not_after.isoformat())}" if not_after else None
+    future = f"s.{period_v} > {bound}" if bound else "false"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {staged}_checked AS
         SELECT s.* EXCLUDE (_colreason, _amb),
                {_reason_sql(checks, "s._colreason")} AS reason,
                {team_expr if team_expr else "NULL"} AS resolved_team,
-               COALESCE(strftime(timezone({sql_str(timezone)}, s.{period_v}), '%Y-%m'),
-                        {sql_str(UNDATED)}) AS period
+               CASE WHEN COALESCE({future}, false) THEN {sql_str(UNDATED)}
+                    ELSE COALESCE(strftime(timezone({sql_str(timezone)}, s.{period_v}), '%Y-%m'),
+                                  {sql_str(UNDATED)}) END AS period
         FROM {raw_table} s {join}
         """
     )
+
     # Event logs: of the rows of one key, the last in the mapping's order is the record; the
     # earlier ones are history, not errors, except exact copies of the record, which are
     # duplicates. Only keys that occur more than once are sorted.

@@ -60,11 +60,13 @@ _DDL = [
         ci_low DOUBLE, ci_high DOUBLE, low_sample BOOLEAN, prev_value DOUBLE,
         yoy_value DOUBLE, target DOUBLE, change_significant BOOLEAN,
         no_data_reason VARCHAR)""",
-    # One row per (month, team, recipient, PDF version, channel): scorecards/delivery.py.
+    # One row per (month, team, recipient, scorecard version, channel): scorecards/delivery.py.
+    # A version is its content_sha256 (what the report says); pdf_sha256 is the PDF last
+    # attached for it. content_sha256 is last so that migrated ledgers have the same columns.
     """CREATE TABLE IF NOT EXISTS delivery_ledger (
         period VARCHAR, team VARCHAR, recipient VARCHAR, pdf_sha256 VARCHAR, channel VARCHAR,
         status VARCHAR, message_id VARCHAR, attempts INTEGER, updated_at TIMESTAMPTZ,
-        sent_at TIMESTAMPTZ, run_id VARCHAR, error VARCHAR,
+        sent_at TIMESTAMPTZ, run_id VARCHAR, error VARCHAR, content_sha256 VARCHAR,
         PRIMARY KEY (period, team, recipient, pdf_sha256, channel))""",
 ]
 
@@ -89,6 +91,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         for col in ("superseded", "filtered"):
             con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {col} BIGINT DEFAULT 0")
     con.execute("ALTER TABLE team_kpis ADD COLUMN IF NOT EXISTS no_data_reason VARCHAR")
+    # Ledgers from before content hashes: their rows match a scorecard by its PDF bytes only.
+    con.execute("ALTER TABLE delivery_ledger ADD COLUMN IF NOT EXISTS content_sha256 VARCHAR")
 
 
 @contextlib.contextmanager

@@ -14,9 +14,16 @@ from scorecards import warehouse
 from scorecards.ingest import ingest_customers, ingest_events, landing_months
 from scorecards.landing import InputFileError
 from scorecards.settings import ConfigError
-from tests.conftest import Env
+from tests.conftest import TEAMS, Env
 
 BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Env:
+    # These exports are a few rows each, so one bad row is a large share: the blocking
+    # quarantine check is tested elsewhere, here every row's fate is checked one by one.
+    return Env(tmp_path, teams={**TEAMS, "quarantine_threshold": 1.0})
 
 
 def _write(env: Env, dataset: str, name: str, text: str, encoding: str = "utf-8") -> Path:
@@ -433,3 +440,79 @@ def test_mapping_errors_name_the_problem(env: Env) -> None:
     _sources(env, {"tickets": {"columns": {"created_at": {"formats": ["dd.mm.yyyy"]}}}})
     with pytest.raises(ConfigError, match="neither a strptime pattern"):
         env.settings()
+
+
+def test_future_timestamps_are_quarantined_against_an_injected_clock(env: Env) -> None:
+    body = "ticket_id,customer_id,team,channel,created_at,resolved_at,contacts,reopened,escalated\n"
+    _write(
+        env,
+        "tickets",
+        "t.csv",
+        body + "T1,C1,alpha,email,2026-04-01 10:00,2031-01-01 00:00,1,no,no\n"
+        "T2,C1,alpha,email,2099-01-01 00:00,,1,no,no\n"
+        "T3,C1,alpha,email,2026-04-30 23:00,2026-05-01 08:00,1,no,no\n",
+    )
+    now = datetime(2026, 5, 1, 6, 0, tzinfo=UTC)  # T3's resolution is 2 hours ahead: tolerated
+    rep = ingest_events(env.settings(), ["2026-04"], clock=lambda: now)["tickets"]
+    _identity(rep)
+    assert rep.totals()["accepted"] == 1
+    assert sorted(rep.reasons.reason) == [
+        "timestamp in the future: created_at",
+        "timestamp in the future: resolved_at",
+    ]
+    # the future-dated row is reported with the undated ones (they count against every month)
+    assert set(rep.reasons.period) == {"2026-04", "undated"}
+    assert rep.undated == 1
+    assert (env.data / "quarantine" / "tickets" / "undated.csv").exists()
+
+
+def test_csv_outputs_are_spreadsheet_safe_and_control_characters_refused(env: Env) -> None:
+    body = "ticket_id,customer_id,team,channel,created_at,contacts,reopened,escalated\n"
+    _write(
+        env,
+        "tickets",
+        "t.csv",
+        body + 'T1,"=HYPERLINK(""http://x.example/"")",alpha,fax,2026-04-01,1,no,no\n'
+        '"T2\r\nBcc: someone@example.com",C1,alpha,email,2026-04-01,1,no,no\n'
+        "T3,-3,alpha,fax,2026-04-01,1,no,no\n",
+    )
+    rep = ingest_events(env.settings(), ["2026-04"])["tickets"]
+    assert "control character in ticket_id" in set(rep.reasons.reason)
+    text = (env.data / "quarantine" / "tickets" / "2026-04.csv").read_text()
+    assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
+    assert ",-3," in text  # a number stays a number
+
+
+def test_day_first_export_to_team_kpis_csv_and_pdf(env: Env) -> None:
+    """The quirky export all the way: KPI table figures computed by hand, and a PDF titled with
+    the team's name as the data spells it."""
+    import pandas as pd
+    from pypdf import PdfReader
+
+    from scorecards import publish
+    from scorecards.kpis import build_team_kpis, kpi_csv_path
+
+    _write(env, "tickets", "export.csv", DAY_FIRST, encoding="cp1252")
+    _sources(env, DAY_FIRST_MAP)
+    settings = env.settings()
+    ingest_events(settings, ["2026-01", "2026-02"])
+    build_team_kpis(settings, ["2026-01", "2026-02"], "2026-01")
+    kpis = pd.read_csv(kpi_csv_path(settings, "2026-02")).set_index(["team", "kpi"])
+    # February: 1002 (Süd, open, escalated) and 1003 (IT desk, open); 1001 was resolved on 1 Feb
+    assert kpis.loc[("kundenservice_sued", "ticket_volume"), "value"] == 1
+    assert kpis.loc[("it_service_desk", "ticket_volume"), "value"] == 1
+    assert kpis.loc[("ALL", "escalation_rate"), "value"] == pytest.approx(50.0)
+    # 1001: created 31 Jan 14:05, resolved 1 Feb 09:00 -> 18.9167 h
+    assert kpis.loc[("kundenservice_sued", "average_resolution_time"), "value"] == pytest.approx(
+        18 + 55 / 60, abs=1e-3
+    )
+    # 1003 answered after 40 minutes, the only first response created in February
+    assert kpis.loc[("it_service_desk", "first_response_time"), "value"] == pytest.approx(40.0)
+    # no surveys in this export: CSAT is no data, and says why
+    assert pd.isna(kpis.loc[("ALL", "csat"), "value"])
+    assert "survey" in kpis.loc[("ALL", "csat"), "no_data_reason"]
+    result = publish.build_scorecards(settings, "2026-02", workers=1)
+    assert not result.failures, result.failures
+    pdf = next(f.path for f in result.files if f.path.name.startswith("kundenservice_sued"))
+    text = "".join(p.extract_text() for p in PdfReader(str(pdf)).pages)
+    assert "Kundenservice Süd" in text
