@@ -1,7 +1,7 @@
 """The e-mail step: the month's scorecards to their recipients, once, behind the delivery gate."""
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import dagster as dg
@@ -208,7 +208,11 @@ def _gate_result(gates: list[GateResult], blocking: bool) -> dg.AssetCheckResult
 
 def build_delivery_assets(
     partitions_def: dg.TimeWindowPartitionsDefinition,
+    clock: Callable[[], dt.datetime] | None = None,
 ) -> list[dg.AssetsDefinition]:
+    """`clock` is "now" for the gate and the ledger's times; the wall clock without one."""
+    now = clock or _now
+
     @dg.asset(
         name="scorecard_emails",
         group_name=GROUP,
@@ -240,7 +244,7 @@ def build_delivery_assets(
         settings = scorecards.settings()
         months = list(context.partition_keys)
         tags = dict(context.run.tags)
-        gates = [evaluate_gate(settings, m) for m in months]
+        gates = [evaluate_gate(settings, m, now=now()) for m in months]
         for gate in gates:
             for check in gate.checks:
                 context.log.info(f"gate {gate.month} {check.name}: {check.passed} - {check.detail}")
@@ -286,7 +290,7 @@ def build_delivery_assets(
                 f"Scorecards for {', '.join(g.month for g in failed)} not sent: "
                 + ", ".join(checks),
                 lines,
-                clock=_now,
+                clock=now,
             )
             if error:
                 context.log.error(f"the admin alert could not be sent: {error}")
@@ -306,7 +310,7 @@ def build_delivery_assets(
                 resend=config.resend,
                 confirm_sent=config.confirm_sent,
                 run_id=context.run.run_id,
-                clock=_now,
+                clock=now,
             )
             if report.no_recipients:  # e.g. teams from the data while team_defaults has none
                 context.log.info(f"{month}: not e-mailed, no recipients: {report.no_recipients}")
@@ -354,7 +358,7 @@ def build_delivery_assets(
                     sender,
                     what,
                     lines,
-                    clock=_now,
+                    clock=now,
                 )
                 if error:
                     context.log.error(f"the admin alert could not be sent: {error}")

@@ -38,14 +38,14 @@ def build_definitions(
     first = first_month(settings, clock or utc_now)
     partitions = monthly_partitions(settings, first, clock)
     assets = [
-        *build_ingest_assets(partitions),
+        *build_ingest_assets(partitions, clock),
         *build_churn_assets(partitions, first, settings.teams_file.churn),
         *build_kpi_assets(partitions, first),
     ]
     names = {key.to_user_string() for a in assets for key in a.keys}
     upstream = [n for n in ("team_kpis", "customer_churn_risk") if n in names]
     assets += build_scorecard_assets(partitions, upstream)
-    assets += build_delivery_assets(partitions)
+    assets += build_delivery_assets(partitions, clock)
     job = monthly_job()
     return dg.Definitions(
         assets=assets,

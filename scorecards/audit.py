@@ -241,9 +241,13 @@ class IngestRejected(RuntimeError):
         ]
         lines += [f"- {c.asset}.{c.name}: {' '.join(c.description.split())}" for c in self.failed]
         if self.rejected_files:
-            folder = self.rejected_files[0].parent.parent
+            shown = ", ".join(str(p) for p in self.rejected_files[:3])
+            more = len(self.rejected_files) - 3
             lines.append(
-                f"The rows this load would have quarantined, with their reasons, are in {folder}/."
+                "The rows this load would have quarantined, with their reasons: "
+                + shown
+                + (f" and {more} more" if more > 0 else "")
+                + "."
             )
         lines.append(
             "Fix or replace the file in landing/ (or complete the export), then re-materialize "

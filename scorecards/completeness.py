@@ -43,6 +43,9 @@ from scorecards.sql import sql_ident, sql_str
 ALPHA = 0.001
 # An empty day says something only when the usual volume makes one this unlikely: exp(-e) < ALPHA.
 MIN_EXPECTED = -math.log(ALPHA)
+# The share of days with data says something only over this many days that usually have data
+# (a team with data on 4 days a month is judged on its low days alone).
+MIN_COVERAGE_DAYS = 10
 # At most this many runs of low days are spelled out in an explanation.
 MAX_GAPS_SHOWN = 6
 
@@ -116,7 +119,8 @@ class DayJudgement:
         return self.days_with_data / self.expected_days if self.expected_days else 1.0
 
     def passed(self, cfg: CompletenessConfig) -> bool:
-        return self.low_days <= cfg.max_low_days and self.coverage >= cfg.min_day_coverage
+        covered = self.expected_days < MIN_COVERAGE_DAYS or self.coverage >= cfg.min_day_coverage
+        return self.low_days <= cfg.max_low_days and covered
 
 
 @dataclass(frozen=True)
@@ -156,7 +160,7 @@ class MonthCompleteness:
 def _daily(
     con: duckdb.DuckDBPyConnection, relation: str, ts: str, tz: str, months: Sequence[str]
 ) -> pd.DataFrame:
-    return con.execute(
+    df = con.execute(
         f"""
         SELECT period, team, CAST(timezone({sql_str(tz)}, {sql_ident(ts)}) AS DATE) AS day,
                count(*) AS n
@@ -164,6 +168,8 @@ def _daily(
         """,
         [list(months)],
     ).df()
+    df["day"] = pd.to_datetime(df["day"]).dt.date  # plain dates, as the calendar below uses
+    return df
 
 
 def _history(con: duckdb.DuckDBPyConnection, relation: str, month: str, n: int) -> tuple[str, ...]:
@@ -261,7 +267,7 @@ def judge_month(
     `team`, `period` and the dataset's timestamp column)."""
     ts, what, noun = TIMESTAMP[dataset], WHAT[dataset], NOUN[dataset]
     zone = ZoneInfo(tz)
-    start, end = month_bounds(month, tz)
+    _, end = month_bounds(month, tz)
     first_day = parse_month(month)
     n_days = (end.astimezone(zone).date() - first_day).days
     last_day = first_day + timedelta(days=n_days - 1)

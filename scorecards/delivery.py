@@ -361,6 +361,17 @@ class Ledger:
                 values | {"rowid": rowid, "pdf": pdf if taken else d.sha256},
             )
 
+    def adopt(self, p: Plan) -> None:
+        """Rows without a content hash (from before content hashes were recorded) that name a
+        PDF of the plan by its bytes take on that PDF's content hash: from then on they match
+        the scorecard whatever its bytes."""
+        for team, d in {d.team: d for d in p.deliveries if d.content}.items():
+            self.con.execute(
+                "UPDATE delivery_ledger SET content_sha256 = ? WHERE period = ? AND team = ? "
+                "AND channel = ? AND pdf_sha256 = ? AND content_sha256 IS NULL",
+                [d.content, self.month, team, self.channel, d.sha256],
+            )
+
     def claim(self, d: Delivery, release: bool, message_id: str) -> Outcome | None:
         """Decide again from the ledger as it is now and, if the message is still due, set the
         row to `sending` (committed) before it goes out. Returns the outcome when it is not due
@@ -530,6 +541,7 @@ def deliver(
 
     try:
         with ledger() as led:
+            led.adopt(p)
             due, skipped = _split(led.rows(), p, resend, confirm_sent)
             _record_skipped(led, skipped, report)
         if not due:

@@ -36,7 +36,8 @@ from scorecards.validation import (
 log = logging.getLogger(__name__)
 
 # How far past now a timestamp may lie before it is quarantined as in the future: clocks and
-# time zones of export tools disagree by hours, never by days.
+# time zones of export tools disagree by hours, never by days. The default of
+# `completeness.future_tolerance_hours` in teams.yaml, which is what the ingest uses.
 FUTURE_TOLERANCE = timedelta(days=1)
 
 
@@ -179,7 +180,8 @@ def _load_and_validate(
         raw,
         settings.timezone,
         accepted_tickets=accepted_tickets,
-        not_after=clock() + FUTURE_TOLERANCE,
+        not_after=clock()
+        + timedelta(hours=settings.teams_file.completeness.future_tolerance_hours),
     )
 
 

@@ -29,6 +29,7 @@ import socket
 import ssl
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -58,6 +59,9 @@ class _Handler:
     messages: list[Received] = field(default_factory=list)
     sessions: set[int] = field(default_factory=set)
     refusals: list[tuple[str, int]] = field(default_factory=list)
+    # called with each message kept, while the client still waits for the reply (tests use it
+    # to look at the world from the server's side of the exchange)
+    on_message: Callable[[Received], None] | None = None
     _done: set[tuple[str, str]] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -80,13 +84,14 @@ class _Handler:
         return "250 OK"
 
     def _keep(self, session, envelope) -> None:  # noqa: ANN001
+        received = Received(
+            envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content)
+        )
         with self.lock:
             self.sessions.add(id(session))
-            self.messages.append(
-                Received(
-                    envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content)
-                )
-            )
+            self.messages.append(received)
+        if self.on_message is not None:
+            self.on_message(received)
 
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
         for rcpt in envelope.rcpt_tos:

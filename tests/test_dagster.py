@@ -163,8 +163,10 @@ def test_quarantine_over_threshold_blocks_kpis(env: Env) -> None:
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "team_kpis" not in materialized
     assert not (env.data / "out" / "2026-04" / "team_kpis.csv").exists()
-    # The bad rows are on disk with their reason, nothing lost.
-    assert (env.data / "quarantine" / "tickets" / "2026-04.csv").read_text().count(
+    # The load was rejected before it was written: the bad rows are on disk with their reason,
+    # nothing lost, beside the published quarantine files (scorecards/audit.py).
+    assert not (env.data / "quarantine" / "tickets" / "2026-04.csv").exists()
+    assert (env.data / "quarantine" / "rejected" / "tickets" / "2026-04.csv").read_text().count(
         "unknown channel"
     ) == 10
 

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 import assets.delivery
-from assets.delivery import ALERTED, SEND_TAG, is_backfill, why_not_sent
+from assets.delivery import ALERTED, SEND_TAG, send_decision
 from pipelines.definitions import build_definitions
 from pipelines.partitions import record_landing_months
 from pipelines.resources import MAIL_ENV, MailResource
@@ -207,7 +207,7 @@ def test_backfill_sends_nothing_schedule_sends_once_rerun_sends_none(world, serv
     # The data is corrected after sending: the new version is held, not sent, until asked.
     pdf = env.data / "out" / "2026-10" / "scorecards" / "alpha.pdf"
     pdf.write_bytes(pdf.read_bytes() + b"\n% corrected\n")
-    held = _emails(defs, instance, "2026-10", run_config={})
+    held = _emails(defs, instance, "2026-10")
     assert held.success and len(server.messages) == 4
     assert _materialization(held, "scorecard_emails").metadata["held_changed_after_send"].value == 2
     resent = _emails(
@@ -216,10 +216,11 @@ def test_backfill_sends_nothing_schedule_sends_once_rerun_sends_none(world, serv
     assert resent.success and len(server.messages) == 6
     assert {r.rcpt_tos[0] for r in server.messages[4:]} == {"a1@example.com", "a2@example.com"}
 
-    # A one-month run of an older month (a re-executed backfill run, say) sends nothing.
+    # A run the schedule did not start, without an explicit request, sends nothing.
     old = _emails(defs, instance, "2026-08", run_config={})
     assert old.success and len(server.messages) == 6
-    assert "not the latest" in _materialization(old, "scorecard_emails").metadata["reason"].value
+    reason = _materialization(old, "scorecard_emails").metadata["reason"].value
+    assert "not the schedule's run" in reason
 
     # The password was used (AUTH over STARTTLS) but appears nowhere in the event logs.
     for result in (backfill, scheduled, again):
@@ -297,15 +298,29 @@ def test_run_failure_sensor_emails_admins_run_id_and_step(world, server) -> None
     assert PASSWORD not in msg.as_string()
 
 
-def test_backfill_detection_and_schedule_month() -> None:
-    assert why_not_sent({}, ["2026-10"], "2026-10") is None
-    assert "backfill" in why_not_sent({"dagster/backfill": "x"}, ["2026-10"], "2026-10")
-    # a re-executed backfill run may have lost its tag; an old month alone is not sent either
-    assert "not the latest" in why_not_sent({}, ["2026-08"], "2026-10")
-    assert is_backfill({"dagster/backfill": "x"}, ["2026-10"])
-    assert is_backfill({}, ["2026-09", "2026-10"])
-    assert is_backfill({"dagster/asset_partition_range_start": "2026-01"}, ["2026-01"])
-    assert not is_backfill({"scorecards/trigger": "schedule"}, ["2026-10"])
+def test_who_may_send() -> None:
+    sched = {
+        "dagster/schedule_name": "monthly_scorecards_schedule",
+        "scorecards/scheduled_month": "2026-10",
+        "dagster/partition": "2026-10",
+    }
+    assert send_decision(sched, ["2026-10"], ())[0]
+    # the schedule's tags for another month than the run's, or another schedule: no
+    assert not send_decision(sched, ["2026-09"], ())[0]
+    other = {**sched, "dagster/schedule_name": "something_else"}
+    assert not send_decision(other, ["2026-10"], ())[0]
+    # backfills, UI materializations and sensor runs send only when asked
+    assert "backfill" in send_decision({"dagster/backfill": "x"}, ["2026-10"], ())[1]
+    assert not send_decision({}, ["2026-09", "2026-10"], ())[0]
+    assert not send_decision({}, ["2026-10"], ())[0]
+    assert "sensor" in send_decision({"dagster/sensor_name": "s"}, ["2026-10"], ())[1]
+    asked = (f"tag {SEND_TAG}=true",)
+    assert send_decision({"dagster/backfill": "x"}, ["2026-09", "2026-10"], asked)[0]
+    # re-executions: copied schedule tags or a copied request do not count; a new one does
+    assert not send_decision(sched, ["2026-10"], (), "parent", ())[0]
+    assert not send_decision({}, ["2026-10"], asked, "parent", asked)[0]
+    assert send_decision({}, ["2026-10"], asked, "parent", ())[0]
+    assert not send_decision({}, ["2026-10"], asked, "parent", None)[0]  # parent unknown
     berlin = ZoneInfo("Europe/Berlin")
     # just after midnight on 1 January in Berlin is still December in UTC
     assert (

@@ -516,3 +516,17 @@ def test_day_first_export_to_team_kpis_csv_and_pdf(env: Env) -> None:
     pdf = next(f.path for f in result.files if f.path.name.startswith("kundenservice_sued"))
     text = "".join(p.extract_text() for p in PdfReader(str(pdf)).pages)
     assert "Kundenservice Süd" in text
+
+
+def test_utf8_bom_and_tab_delimited(env: Env) -> None:
+    body = "Ticket ID\tcustomer_id\tteam\tchannel\tcreated_at\tcontacts\treopened\tescalated\n"
+    _write(
+        env,
+        "tickets",
+        "t.tsv.csv",
+        "\ufeff" + body + "T1\tC1\tälpha\temail\t2026-04-01\t1\tno\tno\n",
+    )
+    _sources(env, {"tickets": {"columns": {"ticket_id": "Ticket ID"}}})
+    rep = ingest_events(env.settings(), ["2026-04"])["tickets"]
+    assert rep.totals()["accepted"] == 1
+    assert _rows(env, "SELECT ticket_id, team FROM tickets") == [("T1", "aelpha")]

@@ -295,8 +295,10 @@ def test_cli_explains_a_failed_check_without_traceback(
     assert cli.main(["run"], clock=clock, instance=instance) == 1
     err = capsys.readouterr().err
     assert "check tickets.data_reaches_month_end failed:" in err
-    assert "Data ends at 2024-03-20" in err and "before the last day of 2024-03" in err
-    assert "step ingest_events stopped: a blocking check failed" in err
+    assert "data ends at 2024-03-20 11:00" in err and "2024-03 has 31 days" in err
+    # audited before it was written: the step says nothing was written, and what to do
+    assert "step ingest_events failed: Failure: Nothing was written for 2024-01" in err
+    assert "re-materialize 2024-01, 2024-02, 2024-03" in err
     assert "Traceback" not in err and "Stack Trace" not in err
     # the explanation comes from the run's event log in the instance
     [run] = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
