@@ -8,7 +8,7 @@ is replaced whole, since churn needs every customer ever seen.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,15 +20,18 @@ from scorecards import audit, warehouse
 from scorecards.completeness import MonthCompleteness
 from scorecards.contract import CUSTOMERS, SURVEYS, TICKETS, UNDATED, Dataset
 from scorecards.csv_out import write_csv_atomic
-from scorecards.landing import load_raw, resolve_files
+from scorecards.landing import LandingFile, load_raw, resolve_files
 from scorecards.months_state import Clock, utc_now, write_state
 from scorecards.settings import Settings
+from scorecards.teams import team_id_sql
 from scorecards.validation import (
     ACCEPTED,
     COUNT_COLUMNS,
     QUARANTINED,
     ValidationResult,
+    period_sql,
     quarantine_frame,
+    row_checks,
     status_counts_sql,
     validate,
 )
@@ -162,17 +165,31 @@ def _report(
     )
 
 
-def _load_and_validate(
+def load_and_validate(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
     ds: Dataset,
     accepted_tickets: str | None = None,
     warnings: list[str] | None = None,
     clock: Clock = utc_now,
+    files: list[LandingFile] | None = None,
 ) -> ValidationResult:
-    files = resolve_files(settings.landing_dir, ds, settings.sources)
+    """Read a dataset's landing files (or `files`) through their mappings and validate them, in
+    temporary tables of `con`; the warehouse is not touched."""
+    if files is None:
+        files = resolve_files(settings.landing_dir, ds, settings.sources)
+    not_after = clock() + timedelta(hours=settings.teams_file.completeness.future_tolerance_hours)
+    # Checks of one row alone and its month are computed while the file is typed (one pass);
+    # a survey's checks against its ticket follow in validate.
     raw = load_raw(
-        con, ds, files, settings.timezone, team_sql=_team_sql(settings), warnings=warnings
+        con,
+        ds,
+        files,
+        settings.timezone,
+        team_ids=team_ids_sql(settings),
+        warnings=warnings,
+        row_checks=row_checks(ds, not_after),
+        period=period_sql(ds, settings.timezone, not_after),
     )
     return validate(
         con,
@@ -180,18 +197,15 @@ def _load_and_validate(
         raw,
         settings.timezone,
         accepted_tickets=accepted_tickets,
-        not_after=clock()
-        + timedelta(hours=settings.teams_file.completeness.future_tolerance_hours),
+        not_after=not_after,
+        prechecked=True,
     )
 
 
-def _team_sql(settings: Settings) -> str | None:
+def team_ids_sql(settings: Settings) -> Callable[[str], str]:
     """Team ids from the data's spelling: a configured id or name, else a slug of the name."""
-    try:
-        from scorecards.teams import team_id_sql
-    except ImportError:
-        return None
-    return team_id_sql("team__m", settings.teams.values())
+    teams = list(settings.configured_teams.values())
+    return lambda expr: team_id_sql(expr, teams)
 
 
 def ingest_events(
@@ -210,8 +224,8 @@ def ingest_events(
     months = sorted(set(months))
     with warehouse.connect(settings.warehouse_path) as con:
         notes: dict[str, list[str]] = {"tickets": [], "survey_responses": []}
-        tickets = _load_and_validate(con, settings, TICKETS, None, notes["tickets"], clock)
-        surveys = _load_and_validate(
+        tickets = load_and_validate(con, settings, TICKETS, None, notes["tickets"], clock)
+        surveys = load_and_validate(
             con, settings, SURVEYS, tickets.accepted, notes["survey_responses"], clock
         )
         reports = {r.dataset.table: _report(con, r, months) for r in (tickets, surveys)}
@@ -316,7 +330,7 @@ def ingest_customers(
     `blocking_checks`, only when the quarantined share is within the threshold)."""
     with warehouse.connect(settings.warehouse_path) as con:
         notes: list[str] = []
-        res = _load_and_validate(con, settings, CUSTOMERS, None, notes, clock)
+        res = load_and_validate(con, settings, CUSTOMERS, None, notes, clock)
         months = [
             m
             for (m,) in con.execute(
@@ -378,8 +392,8 @@ def landing_months(settings: Settings, clock: Clock = utc_now) -> list[str]:
     mapping. Reads every file (raises `InputFileError` for one that cannot be read), so this is
     for run time, never for loading the Dagster definitions."""
     with duckdb.connect() as con:
-        tickets = _load_and_validate(con, settings, TICKETS, clock=clock)
-        surveys = _load_and_validate(con, settings, SURVEYS, tickets.accepted, clock=clock)
+        tickets = load_and_validate(con, settings, TICKETS, clock=clock)
+        surveys = load_and_validate(con, settings, SURVEYS, tickets.accepted, clock=clock)
         return _accepted_months(con, tickets, surveys)
 
 

@@ -14,7 +14,7 @@ import csv
 import logging
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,7 +252,7 @@ def raw_columns_ddl(dataset: Dataset) -> str:
         cols.append(f"{c.name}__v {SQL_TYPES[c.type]}")
     return ", ".join(cols) + (
         ", _colreason VARCHAR, _amb VARCHAR, _skip VARCHAR, _evlog BOOLEAN, _order DOUBLE[], "
-        "_file VARCHAR, _row BIGINT"
+        "_file VARCHAR, _row BIGINT, period VARCHAR"
     )
 
 
@@ -263,16 +263,18 @@ def _select(
     reader: str,
     name: str,
     timezone: str,
-    team_sql: str | None,
+    row_checks: Sequence[tuple[str, str]],
+    period: str | None,
 ) -> tuple[str, str]:
     """The file as written into `_land`, then the INSERT's SELECT over it: cleaned strings,
-    numeric parses, typed values and reasons."""
+    numeric parses, typed values, reasons (the columns', then `row_checks` over the typed
+    values) and the row's month (`period`, over the typed values)."""
     by_lower = {h.lower(): h for h in header}
     contract = dataset.column_names
     sqls, missing = {}, []
     for c in dataset.columns:
         try:
-            sqls[c.name] = column_sql(c, dataset, mapping, by_lower, timezone, team_sql)
+            sqls[c.name] = column_sql(c, dataset, mapping, by_lower, timezone)
         except MissingColumnError as exc:
             missing.append(exc.column)
     if missing:
@@ -306,7 +308,7 @@ def _select(
     if numeric:
         layer = f"(SELECT *, {', '.join(numeric)} FROM {layer})"
     layer = f"(SELECT *, {', '.join(f'{s.typed} AS {c}__v' for c, s in sqls.items())} FROM {layer})"
-    checks = [chk for s in sqls.values() for chk in s.checks]
+    checks = [chk for s in sqls.values() for chk in s.checks] + list(row_checks)
     reason = ", ".join(f"CASE WHEN COALESCE({c}, false) THEN {sql_str(r)} END" for c, r in checks)
     amb = ", ".join(
         f"CASE WHEN COALESCE({s.ambiguous}, false) THEN {sql_str(c)} END"
@@ -329,6 +331,7 @@ def _select(
         "_order",
         sql_str(name),
         "_row",
+        period or "NULL",
     ]
     return land, f"SELECT {', '.join(out)} FROM {layer}"
 
@@ -344,8 +347,10 @@ def load_raw(
     dataset: Dataset,
     files: list[LandingFile],
     timezone: str,
-    team_sql: str | None = None,
+    team_ids: Callable[[str], str] | None = None,
     warnings: list[str] | None = None,
+    row_checks: Sequence[tuple[str, str]] = (),
+    period: str | None = None,
 ) -> str:
     """Load every file through its mapping into one temporary table; return its name.
 
@@ -387,7 +392,7 @@ def load_raw(
                     warnings.append(f"{lf.relative}: {w}")
             try:
                 land, select = _select(
-                    dataset, lf.mapping, header, reader, lf.relative, timezone, team_sql
+                    dataset, lf.mapping, header, reader, lf.relative, timezone, row_checks, period
                 )
             except MappingError as exc:
                 raise InputFileError(
@@ -406,7 +411,30 @@ def load_raw(
             finally:
                 con.execute("DROP TABLE IF EXISTS _land")
             _refuse_ambiguous(con, table, dataset, lf)
+    if team_ids is not None and "team" in dataset.column_names:
+        _team_ids(con, table, team_ids)
     return table
+
+
+def _team_ids(con: duckdb.DuckDBPyConnection, table: str, team_ids: Callable[[str], str]) -> None:
+    """Team names to team ids, worked out once per distinct name rather than once per row."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _team_ids AS
+        SELECT name, {team_ids("name")} AS id
+        FROM (SELECT DISTINCT team__v AS name FROM {table} WHERE team__v IS NOT NULL)
+        """
+    )
+    con.execute(
+        f"""
+        UPDATE {table} SET team__v = t.id,
+            _colreason = CASE WHEN t.id = '' THEN concat_ws('; ', _colreason,
+                                                  'team name has no letters or digits')
+                              ELSE _colreason END
+        FROM _team_ids t WHERE {table}.team__v = t.name AND t.id IS DISTINCT FROM t.name
+        """
+    )
+    con.execute("DROP TABLE _team_ids")
 
 
 def _refuse_ambiguous(
@@ -437,12 +465,16 @@ def _refuse_ambiguous(
 
 
 def _first_line(exc: Exception) -> str:
-    """DuckDB's message up to its dump of parser options, cut to a readable length."""
+    """DuckDB's message up to its dump of parser options, with the quoted line cut short (it may
+    be megabytes) and the whole cut to a readable length."""
     out = []
     for line in str(exc).strip().splitlines():
-        if line.strip().startswith(("Parser options", "Possible fixes", "file =")):
+        text = line.strip()
+        if text.startswith(("Parser options", "Possible fix", "Possible Solution", "file =")):
             break
-        if line.strip():
-            out.append(line.strip())
+        if text.startswith("Original Line:") and len(text) > 120:
+            text = text[:120] + " …"
+        if text:
+            out.append(text)
     text = " ".join(out[:4]) or type(exc).__name__
-    return text if len(text) <= 400 else text[:400] + " …"
+    return text if len(text) <= 600 else text[:600] + " …"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from scorecards.contract import FALSE_WORDS, TRUE_WORDS, Column, Dataset
 from scorecards.sources import ColumnSpec, RowFilter, SourceMapping
-from scorecards.sql import sql_ident, sql_str
+from scorecards.sql import sql_ident, sql_in, sql_str
 
 # Columns that identify and place a row; an export cannot declare them absent.
 KEY_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -49,10 +49,6 @@ class ColumnSql:
     ambiguous: str | None  # condition over __m: two timestamp formats read the value differently
 
 
-def _in_list(values: list[str] | tuple[str, ...]) -> str:
-    return "(" + ", ".join(sql_str(v) for v in values) + ")"
-
-
 def _boolean(expr: str, spec: ColumnSpec) -> str:
     """true/false/NULL (not a boolean) of a cleaned string."""
     if spec.true_if == "nonzero":
@@ -61,8 +57,8 @@ def _boolean(expr: str, spec: ColumnSpec) -> str:
     trues = [t.strip().lower() for t in spec.true] or list(TRUE_WORDS)
     falses = [f.strip().lower() for f in spec.false] or list(FALSE_WORDS)
     return (
-        f"(CASE WHEN lower({expr}) IN {_in_list(trues)} THEN true "
-        f"WHEN lower({expr}) IN {_in_list(falses)} THEN false END)"
+        f"(CASE WHEN {sql_in(f'lower({expr})', trues)} THEN true "
+        f"WHEN {sql_in(f'lower({expr})', falses)} THEN false END)"
     )
 
 
@@ -71,12 +67,19 @@ def _clean(expr: str, tokens: list[str]) -> str:
     t = f"NULLIF(trim({expr}), '')"
     if not tokens:
         return t
-    # The length test first: most values are longer than any token and skip lower() and IN.
-    longest = max(len(x.encode()) for x in tokens)
+    # Values longer than any token (with two blanks either side) skip lower() and the IN list:
+    # CASE evaluates a branch only for the rows that reach it, AND evaluates both sides.
+    longest = max(len(x.encode()) for x in tokens) + 4
     return (
-        f"(CASE WHEN strlen(trim({expr})) <= {longest} AND lower(trim({expr})) IN "
-        f"{_in_list(tokens)} THEN NULL ELSE {t} END)"
+        f"(CASE WHEN strlen({expr}) > {longest} THEN {t} "
+        f"WHEN {sql_in(f'lower(trim({expr}))', tokens)} THEN NULL ELSE {t} END)"
     )
+
+
+def _tokens_after_parse(col: Column, spec: ColumnSpec) -> bool:
+    """Numbers and timestamps without spellings: a missing-value token never parses, so it is
+    looked for only where parsing failed instead of in every value (a tenth of the ingest)."""
+    return col.type in ("timestamp", "number", "integer") and not spec.values
 
 
 def _source(col: Column, spec: ColumnSpec, header: dict[str, str], tokens: list[str]) -> str:
@@ -137,12 +140,9 @@ def column_sql(
     mapping: SourceMapping,
     header: dict[str, str],
     timezone: str,
-    team_sql: str | None = None,
 ) -> ColumnSql:
     """The SQL for one contract column of one file. `header` maps lowercased names to the file's.
-
-    `team_sql` turns the cleaned team string `team__m` into a team id (scorecards/teams.py).
-    """
+    A team is typed as its cleaned name here; `landing.load_raw` turns names into ids."""
     spec = mapping.column(col.name)
     n = col.name
     m, d, v = f"{n}__m", f"{n}__d", f"{n}__v"
@@ -166,15 +166,21 @@ def column_sql(
         raw = _source(col, spec, header, tokens)
 
     checks: list[tuple[str, str]] = []
+    # `tok`: the cleaned string is a missing-value token (only where tokens are looked for late).
+    late = _tokens_after_parse(col, spec) and bool(tokens)
+    tok = sql_in(f"lower({m})", tokens) if late else "false"
     if col.required and not absent:
-        checks.append((f"{m} IS NULL", f"missing required value: {n}"))
+        # CASE, not AND/OR: only CASE spares the rows that parsed the token look-up
+        missing_value = (
+            f"(CASE WHEN {m} IS NULL THEN true WHEN {v} IS NOT NULL THEN false ELSE {tok} END)"
+            if late
+            else f"{m} IS NULL"
+        )
+        checks.append((missing_value, f"missing required value: {n}"))
     numeric: str | None = None
     ambiguous: str | None = None
     if col.type == "string":
         typed = m
-        if n == "team" and team_sql:
-            typed = team_sql
-            checks.append((f"{m} IS NOT NULL AND {v} = ''", "team name has no letters or digits"))
     elif col.type == "timestamp":
         formats = spec.formats or mapping.timestamp_formats or ["iso"]
         zone = spec.timezone or mapping.timezone or timezone
@@ -187,7 +193,12 @@ def column_sql(
                 for b in parses[i + 1 :]
             ]
             ambiguous = " OR ".join(pairs)
-        checks.append((f"{m} IS NOT NULL AND {v} IS NULL", f"unparsable timestamp: {n}"))
+        checks.append(
+            (
+                f"(CASE WHEN {m} IS NULL OR {v} IS NOT NULL THEN false ELSE NOT ({tok}) END)",
+                f"unparsable timestamp: {n}",
+            )
+        )
     elif col.type == "boolean":
         typed = _boolean(m, spec)
         checks.append((f"{m} IS NOT NULL AND {v} IS NULL", f"not a boolean: {n}"))
@@ -203,7 +214,7 @@ def column_sql(
             numeric = f"epoch(TRY_CAST({text} AS INTERVAL))"
         else:
             numeric = f"(TRY_CAST({text} AS DOUBLE){_UNIT_FACTOR[spec.unit or 'seconds']})"
-        bad_number = f"{m} IS NOT NULL AND ({d} IS NULL OR NOT isfinite({d}))"
+        bad_number = f"(CASE WHEN {m} IS NULL OR isfinite({d}) THEN false ELSE NOT ({tok}) END)"
         if col.type == "number":
             checks.append((bad_number, f"not a number: {n}"))
             checks.append((f"{d} < 0", f"negative value: {n}"))
@@ -222,7 +233,8 @@ def column_sql(
 def cleaned_sql(col: Column, mapping: SourceMapping) -> str:
     """The cleaned string of a column over its raw value `<col>`: missing tokens, then spellings."""
     spec = mapping.column(col.name)
-    base = _clean(sql_ident(col.name), mapping.missing_tokens(col.name))
+    tokens = [] if _tokens_after_parse(col, spec) else mapping.missing_tokens(col.name)
+    base = _clean(sql_ident(col.name), tokens)
     if not spec.values:
         return base
     cases = " ".join(
@@ -249,9 +261,9 @@ def filter_sql(flt: RowFilter, header: dict[str, str], contract: tuple[str, ...]
             raise MappingError(f"filter column {flt.column!r} is not in the file")
         value = f"lower(trim(CAST({sql_ident(actual)} AS VARCHAR)))"
     if flt.in_ is not None:
-        return f"COALESCE({value} IN {_in_list([x.strip().lower() for x in flt.in_])}, false)"
+        return f"COALESCE({sql_in(value, [x.strip().lower() for x in flt.in_])}, false)"
     assert flt.not_in is not None
-    return f"COALESCE({value} NOT IN {_in_list([x.strip().lower() for x in flt.not_in])}, true)"
+    return f"COALESCE(NOT {sql_in(value, [x.strip().lower() for x in flt.not_in])}, true)"
 
 
 def order_sql(mapping: SourceMapping, header: dict[str, str], timezone: str) -> str:

@@ -1450,14 +1450,6 @@ def _describe_source(mapping: SourceMapping, col: str, header_lower: set[str]) -
     return src + (f"  [{', '.join(extras)}]" if extras else "")
 
 
-def _team_sql(settings: Any) -> str | None:
-    try:
-        from scorecards.teams import team_id_sql
-    except ImportError:
-        return None
-    return team_id_sql("team__m", settings.teams.values())
-
-
 def _kpi_inputs() -> dict[str, tuple[str, ...]]:
     from scorecards import kpi_catalog
 
@@ -1471,6 +1463,7 @@ def check(
     import duckdb
 
     from scorecards import landing, validation
+    from scorecards.ingest import load_and_validate
     from scorecards.settings import load_settings
 
     path = Path(path)
@@ -1548,13 +1541,12 @@ def check(
     # The engine logs its warnings too; here they are printed once, below.
     logging.getLogger(landing.__name__).setLevel(logging.ERROR)
     try:
-        raw = landing.load_raw(
-            con, contract, [lf], settings.timezone, team_sql=_team_sql(settings), warnings=warnings
-        )
         accepted_tickets = None
         if dataset == "surveys":
             accepted_tickets = _tickets_for_surveys(con, settings, say)
-        res = validation.validate(con, contract, raw, settings.timezone, accepted_tickets)
+        res = load_and_validate(
+            con, settings, contract, accepted_tickets, warnings=warnings, files=[lf]
+        )
     except landing.InputFileError as exc:
         say(f"\nTHE PIPELINE WOULD REFUSE THIS FILE:\n  {exc}")
         return CheckResult(dataset, False, "\n".join(out) + "\n")
@@ -1703,8 +1695,9 @@ def _kpi_report(
 def _tickets_for_surveys(con: Any, settings: Any, say: Any) -> str:
     """Accepted tickets to check survey responses against: the landing tickets when there are
     any (their team fills a response's empty team), else an empty table."""
-    from scorecards import landing, validation
+    from scorecards import landing
     from scorecards.contract import TICKETS
+    from scorecards.ingest import load_and_validate
 
     try:
         files = landing.resolve_files(settings.landing_dir, TICKETS, settings.sources)
@@ -1712,8 +1705,7 @@ def _tickets_for_surveys(con: Any, settings: Any, say: Any) -> str:
         say(f"note:       landing tickets not usable ({exc}); responses checked without them")
         files = []
     if files:
-        raw = landing.load_raw(con, TICKETS, files, settings.timezone, team_sql=_team_sql(settings))
-        res = validation.validate(con, TICKETS, raw, settings.timezone)
+        res = load_and_validate(con, settings, TICKETS, files=files)
         n = con.execute(f"SELECT count(*) FROM {res.accepted}").fetchone()[0]
         say(
             f"tickets:    responses checked against {n} accepted tickets of {len(files)} landing file(s)"

@@ -11,3 +11,11 @@ def sql_str(value: str) -> str:
 def sql_ident(name: str) -> str:
     """Quote a name as an SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def sql_in(expr: str, values: list[str] | tuple[str, ...]) -> str:
+    """`expr IN (values)` as a function call: DuckDB plans an IN list as a join over the whole
+    table (one per list), and a function is evaluated only for the rows a CASE lets through.
+    NULL for a NULL `expr`, like IN."""
+    items = ", ".join(sql_str(v) for v in values)
+    return f"list_contains([{items}]::VARCHAR[], {expr})"

@@ -24,7 +24,7 @@ from scorecards.contract import (
     UNDATED,
     Dataset,
 )
-from scorecards.sql import sql_ident, sql_str
+from scorecards.sql import sql_ident, sql_in, sql_str
 
 ACCEPTED, QUARANTINED, DUPLICATE = "accepted", "quarantined", "duplicate"
 SUPERSEDED, FILTERED = "superseded", "filtered"
@@ -63,13 +63,26 @@ def status_counts_sql(status: str = "status") -> str:
     return ", ".join(parts)
 
 
-def _in_list(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join(sql_str(v) for v in values) + ")"
-
-
 # Ids become file names, CSV cells and PDF text: a line break or other control character in
 # one is an export error (or an attempt to forge a line), never an id.
 ID_COLUMNS: tuple[str, ...] = ("ticket_id", "customer_id", "agent_id", "response_id")
+
+
+def row_checks(dataset: Dataset, not_after: datetime | None = None) -> list[tuple[str, str]]:
+    """Every check that needs one row alone, over its typed columns (named `<col>__v`)."""
+    return _rules(dataset) + future_checks(dataset, not_after)
+
+
+def period_sql(dataset: Dataset, timezone: str, not_after: datetime | None = None) -> str:
+    """A row's month in `timezone` from its period column; `undated` when that cannot be read
+    or lies after `not_after` (a row dated in the future has no month yet: it is reported with
+    the undated rows, which count against every month, not in a month no run looks at)."""
+    v = f"{dataset.period_column}__v"
+    month = f"COALESCE(strftime(timezone({sql_str(timezone)}, {v}), '%Y-%m'), {sql_str(UNDATED)})"
+    if not_after is None:
+        return month
+    bound = f"TIMESTAMPTZ {sql_str(not_after.isoformat())}"
+    return f"(CASE WHEN {v} > {bound} THEN {sql_str(UNDATED)} ELSE {month} END)"
 
 
 def _rules(dataset: Dataset) -> list[tuple[str, str]]:
@@ -86,7 +99,7 @@ def _dataset_rules(dataset: Dataset) -> list[tuple[str, str]]:
     if dataset is TICKETS:
         return [
             (
-                "channel__v IS NOT NULL AND lower(channel__v) NOT IN " + _in_list(CHANNELS),
+                f"channel__v IS NOT NULL AND NOT {sql_in('lower(channel__v)', CHANNELS)}",
                 "unknown channel",
             ),
             ("first_response_at__v < created_at__v", "first response before creation"),
@@ -100,8 +113,8 @@ def _dataset_rules(dataset: Dataset) -> list[tuple[str, str]]:
         )
         return [
             (
-                "survey_type__v IS NOT NULL AND lower(survey_type__v) NOT IN "
-                + _in_list(SURVEY_TYPES),
+                "survey_type__v IS NOT NULL AND NOT "
+                + sql_in("lower(survey_type__v)", SURVEY_TYPES),
                 "unknown survey type",
             ),
             (f"COALESCE(CASE lower(survey_type__v) {ranges} END, false)", "score out of range"),
@@ -139,6 +152,7 @@ def validate(
     timezone: str,
     accepted_tickets: str | None = None,
     not_after: datetime | None = None,
+    prechecked: bool = False,
 ) -> ValidationResult:
     """Validate a raw table loaded by `landing.load_raw`.
 
@@ -149,12 +163,12 @@ def validate(
     submitted before the ticket existed. Timestamps after `not_after` are quarantined.
     """
     con.execute(f"SET TimeZone = {sql_str(timezone)}")
-    checks = _rules(dataset) + future_checks(dataset, not_after)
-    lowered = {"channel", "survey_type"}
+    # Loaded with row_checks and period_sql (prechecked), a row's own checks and month are
+    # already in `_colreason` and `period`; what is left are a survey's checks against its ticket.
+    checks = [] if prechecked else row_checks(dataset, not_after)
     staged = f"staged_{dataset.name}"
-    period_v = f"{dataset.period_column}__v"
     join = ""
-    team_expr = "s.team__v" if "team" in dataset.column_names else None
+    team_expr = "s.team__v" if "team" in dataset.column_names else "NULL"
     if dataset is SURVEYS:
         if accepted_tickets is None:
             raise ValueError("survey validation needs the accepted tickets")
@@ -173,22 +187,24 @@ def validate(
             ("s.submitted_at__v < t.t_created", "submitted before its ticket was created"),
         ]
     id_v = f"{dataset.id_column}__v"
-    # A row dated in the future has no month yet: it is reported with the undated rows, which
-    # count against every month, instead of in a month no run will look at.
-    bound = f"TIMESTAMPTZ {sql_str(not_after.isoformat())}" if not_after else None
-    future = f"s.{period_v} > {bound}" if bound else "false"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {staged}_checked AS
-        SELECT s.* EXCLUDE (_colreason, _amb),
-               {_reason_sql(checks, "s._colreason")} AS reason,
-               {team_expr if team_expr else "NULL"} AS resolved_team,
-               CASE WHEN COALESCE({future}, false) THEN {sql_str(UNDATED)}
-                    ELSE COALESCE(strftime(timezone({sql_str(timezone)}, s.{period_v}), '%Y-%m'),
-                                  {sql_str(UNDATED)}) END AS period
-        FROM {raw_table} s {join}
-        """
-    )
+    if prechecked and not checks:
+        # Nothing to add: the loaded table is the checked one (a copy of a million rows saved).
+        con.execute(f"DROP TABLE IF EXISTS {staged}_checked")
+        con.execute(f"ALTER TABLE {raw_table} RENAME TO {staged}_checked")
+        con.execute(f"ALTER TABLE {staged}_checked RENAME COLUMN _colreason TO reason")
+        con.execute(f"ALTER TABLE {staged}_checked ADD COLUMN resolved_team VARCHAR")
+    else:
+        period = "s.period" if prechecked else period_sql(dataset, timezone, not_after)
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {staged}_checked AS
+            SELECT s.* EXCLUDE (_colreason, period),
+                   {_reason_sql(checks, "s._colreason")} AS reason,
+                   {team_expr} AS resolved_team,
+                   {period} AS period
+            FROM {raw_table} s {join}
+            """
+        )
 
     # Event logs: of the rows of one key, the last in the mapping's order is the record; the
     # earlier ones are history, not errors, except exact copies of the record, which are
@@ -272,9 +288,9 @@ def validate(
 
     out_cols = []
     for c in dataset.column_names:
-        if c == "team" and team_expr:
+        if c == "team" and dataset is SURVEYS:
             out_cols.append("resolved_team AS team")
-        elif c in lowered:
+        elif c in ("channel", "survey_type"):
             out_cols.append(f"lower({c}__v) AS {c}")
         else:
             out_cols.append(f"{c}__v AS {c}")

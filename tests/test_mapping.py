@@ -530,3 +530,17 @@ def test_utf8_bom_and_tab_delimited(env: Env) -> None:
     rep = ingest_events(env.settings(), ["2026-04"])["tickets"]
     assert rep.totals()["accepted"] == 1
     assert _rows(env, "SELECT ticket_id, team FROM tickets") == [("T1", "aelpha")]
+
+
+def test_a_huge_field_fails_with_a_short_clear_message(env: Env) -> None:
+    body = "ticket_id,customer_id,team,channel,created_at,contacts,reopened,escalated\n"
+    _write(
+        env,
+        "tickets",
+        "big.csv",
+        body + "T2," + "x" * 17_000_000 + ",alpha,email,2026-04-01,1,no,no\n",
+    )
+    with pytest.raises(InputFileError) as err:
+        ingest_events(env.settings(), ["2026-04"])
+    msg = str(err.value)
+    assert "big.csv" in msg and "Maximum line size" in msg and len(msg) < 800

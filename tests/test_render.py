@@ -441,3 +441,15 @@ def test_team_added_after_the_kpis_fails_with_what_to_do(
     assert set(result.failures) == {"delta"}
     assert "re-materialize team_kpis for 2026-04" in result.failures["delta"]
     assert sorted(f.name for f in result.files) == ["alpha", "beta", "gamma"]
+
+
+def test_rendering_without_harfbuzz_subset_refuses_instead_of_other_bytes(monkeypatch) -> None:
+    """Without HarfBuzz-Subset WeasyPrint would subset fonts with fontTools and the same month
+    would give other PDF bytes on this machine than on one with it: refused, saying what to do."""
+    import weasyprint.text.ffi as ffi
+
+    from scorecards.render import FontSubsetterMissing, Renderer
+
+    monkeypatch.setattr(ffi, "harfbuzz_subset", None)
+    with pytest.raises(FontSubsetterMissing, match="libharfbuzz-subset0"):
+        Renderer()
