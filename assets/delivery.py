@@ -8,6 +8,7 @@ import dagster as dg
 
 from pipelines.resources import MailResource, ScorecardsConfig
 from pipelines.schedules import SCHEDULE, SCHEDULED_MONTH_TAG
+from scorecards import warehouse
 from scorecards.delivery import (
     ALREADY_SENT,
     CONFIRMED,
@@ -33,6 +34,9 @@ SENSOR_NAME_TAG = "dagster/sensor_name"
 PARTITION_TAG = "dagster/partition"
 PARENT_RUN_TAG = "dagster/parent_run_id"
 GATE_CHECK = "delivery_gate"
+# Whether this run e-mailed its months: fails (as a warning) when it sent nothing, so a month that
+# was materialized but not sent never looks like a sent one in the UI (docs/delivery.md).
+SENT_CHECK = "emails_sent"
 # Marks a failure whose admin alert was already sent, so the run-failure sensor does not repeat it.
 ALERTED = "admin_alert_sent"
 ASSET = "scorecard_emails"
@@ -182,6 +186,102 @@ def _doubt_alert(reports: list[DeliveryReport], run_id: str) -> tuple[str, list[
     return f"Scorecard e-mails in doubt for {', '.join(months)}", lines
 
 
+def _ledger_sent(settings, months: list[str]) -> dict[str, int]:
+    """Messages the ledger records as delivered, per month (0 where none or no ledger yet)."""
+    out = {m: 0 for m in months}
+    try:
+        with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+            if not warehouse.table_exists(con, "delivery_ledger"):
+                return out
+            got = con.execute(
+                "SELECT period, count(*) FROM delivery_ledger "
+                "WHERE period IN (SELECT unnest($m)) AND status = $s GROUP BY period",
+                {"m": months, "s": SENT},
+            ).fetchall()
+    except Exception:  # the UI's note must never fail a run
+        return out
+    out.update({p: int(n) for p, n in got})
+    return out
+
+
+def _not_sent(
+    context: dg.AssetExecutionContext, settings, months: list[str], note: str
+) -> dg.AssetCheckResult:
+    """Partition metadata saying "not sent" for each month, and the failed (warning) check."""
+    earlier = _ledger_sent(settings, months)
+    for m in months:
+        context.add_asset_metadata(
+            {
+                "status": dg.MetadataValue.text(
+                    "NOT SENT by this run"
+                    + (
+                        f" ({earlier[m]} message(s) of {m} were delivered by an earlier run)"
+                        if earlier[m]
+                        else f" (no message of {m} has ever been sent)"
+                    )
+                ),
+                "emailed": dg.MetadataValue.bool(False),
+                "delivered_earlier": dg.MetadataValue.int(earlier[m]),
+            },
+            partition_key=m,
+        )
+    return dg.AssetCheckResult(
+        check_name=SENT_CHECK,
+        passed=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"Not sent: {note}.",
+        metadata={
+            "months": dg.MetadataValue.text(", ".join(months)),
+            "delivered_earlier": dg.MetadataValue.text(
+                ", ".join(f"{m}: {earlier[m]}" for m in months)
+            ),
+        },
+    )
+
+
+def _sent_result(reports: list[DeliveryReport]) -> dg.AssetCheckResult:
+    failed = sum(len(r.failures) for r in reports)
+    parts = [
+        f"{r.month}: sent {r.count(SENT)}, already sent {r.count(ALREADY_SENT)}"
+        + (f", held {r.count(HELD)}" if r.count(HELD) else "")
+        + (f", failed or in doubt {len(r.failures)}" if r.failures else "")
+        for r in reports
+    ]
+    return dg.AssetCheckResult(
+        check_name=SENT_CHECK,
+        passed=failed == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(parts),
+        metadata={
+            "sent": dg.MetadataValue.int(sum(r.count(SENT) for r in reports)),
+            "failed": dg.MetadataValue.int(failed),
+        },
+    )
+
+
+def _month_metadata(report: DeliveryReport) -> dict[str, dg.MetadataValue]:
+    """What one month's materialization shows: its own deliveries, not the whole run's."""
+    failed = len(report.failures)
+    status = (
+        f"sent {report.count(SENT)}, already sent {report.count(ALREADY_SENT)}"
+        + (f", {failed} failed or in doubt" if failed else "")
+        + (f", {report.count(HELD)} held (changed after send)" if report.count(HELD) else "")
+    )
+    return {
+        "status": dg.MetadataValue.text(status),
+        "sent": dg.MetadataValue.int(report.count(SENT)),
+        "already_sent": dg.MetadataValue.int(report.count(ALREADY_SENT)),
+        "held_changed_after_send": dg.MetadataValue.int(report.count(HELD)),
+        "failed": dg.MetadataValue.int(failed),
+        "in_doubt": dg.MetadataValue.int(report.count(IN_DOUBT)),
+        "confirmed_sent": dg.MetadataValue.int(report.count(CONFIRMED)),
+        "teams_without_recipients": dg.MetadataValue.text(
+            ", ".join(report.no_recipients) or "none"
+        ),
+        "deliveries": dg.MetadataValue.md(_md(report)),
+    }
+
+
 def _gate_result(gates: list[GateResult], blocking: bool) -> dg.AssetCheckResult:
     """The gate as an asset check: an error when it stopped the e-mails, a warning when this run
     was not going to send anyway."""
@@ -223,10 +323,21 @@ def build_delivery_assets(
             dg.AssetCheckSpec(
                 GATE_CHECK,
                 asset="scorecard_emails",
+                blocking=True,
                 description="The delivery gate: the month's data reaches its last day, no team "
                 "with tickets the month before has none, the quarantined share is under the "
-                "threshold. Nothing is sent unless it passes (scorecards/gate.py).",
-            )
+                "threshold. Nothing is sent unless it passes (`scorecards/gate.py`). In a run "
+                "that sends, a failure is an error and stops the e-mails; in a run that was not "
+                "going to send, it is a warning.",
+            ),
+            dg.AssetCheckSpec(
+                SENT_CHECK,
+                asset="scorecard_emails",
+                description="Whether this run e-mailed its months. Fails as a warning when it "
+                "sent nothing (a backfill, a re-execution, a UI run: by design), naming why and "
+                "whether an earlier run delivered the month; passes when every delivery "
+                "succeeded. The ledger (`delivery_ledger`) is the record of who got what.",
+            ),
         ],
         description="Each team's scorecard to its recipients and the overview to the overview "
         "recipients, recorded in the delivery_ledger table: a re-run sends nothing twice. Sends "
@@ -266,7 +377,10 @@ def build_delivery_assets(
             # with the reason; the ledger is what says who got what.
             yield dg.MaterializeResult(
                 metadata={"emailed": dg.MetadataValue.bool(False), "reason": note},
-                check_results=[_gate_result(gates, blocking=False)],
+                check_results=[
+                    _gate_result(gates, blocking=False),
+                    _not_sent(context, settings, months, note),
+                ],
             )
             return
         sender = mail.sender_for(settings)
@@ -341,9 +455,12 @@ def build_delivery_assets(
             ),
             "deliveries": dg.MetadataValue.md(_md(last)),
         }
+        for report in reports:
+            context.add_asset_metadata(_month_metadata(report), partition_key=report.month)
         # Recorded even when some failed: the UI then shows who did get the scorecard.
         yield dg.MaterializeResult(
-            metadata=metadata, check_results=[_gate_result(gates, blocking=True)]
+            metadata=metadata,
+            check_results=[_gate_result(gates, blocking=True), _sent_result(reports)],
         )
         with_failures = [r for r in reports if r.failures]
         if with_failures:

@@ -5,7 +5,7 @@ import pandas as pd
 
 from pipelines.resources import ScorecardsConfig
 from scorecards.kpi_catalog import ALL_TEAMS, KPI_BY_ID
-from scorecards.kpis import build_team_kpis, kpi_csv_path, markdown_preview
+from scorecards.kpis import build_team_kpis, kpi_csv_path, markdown_preview, ui_value
 
 GROUP = "kpis"
 
@@ -16,7 +16,7 @@ def _team_matrix(df: pd.DataFrame) -> str:
     teams = [ALL_TEAMS] + sorted(t for t in pivot.columns if t != ALL_TEAMS)
     lines = ["| KPI | " + " | ".join(teams) + " |", "|---|" + "---:|" * len(teams)]
     for kpi, row in pivot[teams].iterrows():
-        cells = ["–" if pd.isna(v) else f"{v:,.1f}" for v in row]
+        cells = [ui_value(kpi, v) for v in row]
         lines.append(f"| {KPI_BY_ID[kpi].label_en} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -23,6 +23,27 @@ def _preview_md(files: list, month: str) -> str:
     return "\n".join(parts)
 
 
+def month_metadata(settings, month: str, result) -> dict[str, dg.MetadataValue]:
+    """One month's metadata: its folder, its files with pages, size and hash, its previews."""
+    team_files = [f for f in result.files if f.name != OVERVIEW]
+    table = "\n".join(
+        ["| file | pages | KB | sha256 |", "|---|---:|---:|---|"]
+        + [
+            f"| {f.path.name} | {f.pages} | {f.size / 1024:.0f} | `{f.sha256[:12]}` |"
+            for f in result.files
+        ]
+    )
+    return {
+        "month": dg.MetadataValue.text(month),
+        "folder": dg.MetadataValue.path(str(scorecard_dir(settings, month))),
+        "files": dg.MetadataValue.md(table),
+        "scorecards": dg.MetadataValue.int(len(team_files)),
+        "pages": dg.MetadataValue.int(sum(int(f.pages) for f in result.files)),
+        "total_kb": dg.MetadataValue.float(round(sum(f.size for f in result.files) / 1024, 1)),
+        "preview": dg.MetadataValue.md(_preview_md(team_files, month)),
+    }
+
+
 def build_scorecard_assets(
     partitions_def: dg.TimeWindowPartitionsDefinition, upstream: list[str]
 ) -> list[dg.AssetsDefinition]:
@@ -33,36 +54,27 @@ def build_scorecard_assets(
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=[dg.AssetDep(name) for name in upstream],
         description="Every team's PDF scorecard and the overview for the head of service: "
-        "out/YYYY-MM/scorecards/<team>.pdf and overview.pdf. One team's failure does not stop "
-        "the others; the asset fails at the end naming the teams that failed.",
+        "`out/YYYY-MM/scorecards/<team>.pdf` and `overview.pdf`. One team's failure does not "
+        "stop the others; the asset fails at the end naming the teams that failed. A range run "
+        "renders month by month and records one materialization per month, each with that "
+        "month's own folder, files, hashes and previews.",
     )
     def team_scorecards(
         context: dg.AssetExecutionContext, scorecards: ScorecardsConfig
     ) -> dg.MaterializeResult:
         settings = scorecards.settings()
         failures: dict[str, str] = {}
-        # A backfill range is rendered month by month in this one run; the metadata shows the
-        # latest month.
-        for month in context.partition_keys:
+        months = list(context.partition_keys)
+        metadata: dict[str, dg.MetadataValue] = {}
+        # A backfill range is rendered month by month in this one run; each month's
+        # materialization carries the metadata of its own files (partition-scoped metadata).
+        for month in months:
             result = build_scorecards(settings, month)
             for name, err in sorted(result.failures.items()):
                 context.log.error(f"scorecard {name} for {month} failed: {err}")
                 failures[f"{month}/{name}"] = err
-        team_files = [f for f in result.files if f.name != OVERVIEW]
-        table = "\n".join(
-            ["| file | pages | KB | sha256 |", "|---|---:|---:|---|"]
-            + [
-                f"| {f.path.name} | {f.pages} | {f.size / 1024:.0f} | `{f.sha256[:12]}` |"
-                for f in result.files
-            ]
-        )
-        metadata = {
-            "folder": dg.MetadataValue.path(str(scorecard_dir(settings, month))),
-            "files": dg.MetadataValue.md(table),
-            "scorecards": dg.MetadataValue.int(len(team_files)),
-            "total_kb": dg.MetadataValue.float(round(sum(f.size for f in result.files) / 1024, 1)),
-            "preview": dg.MetadataValue.md(_preview_md(team_files, month)),
-        }
+            metadata = month_metadata(settings, month, result)
+            context.add_asset_metadata(metadata, partition_key=month)
         if failures:
             # Everything that could be rendered is on disk; the failure names what is missing.
             raise dg.Failure(
@@ -70,6 +82,7 @@ def build_scorecard_assets(
                 + "; ".join(f"{k}: {v}" for k, v in sorted(failures.items())),
                 metadata=metadata,
             )
-        return dg.MaterializeResult(metadata=metadata)
+        run_months = f"{months[0]}…{months[-1]}" if len(months) > 1 else months[0]
+        return dg.MaterializeResult(metadata={"run_months": dg.MetadataValue.text(run_months)})
 
     return [team_scorecards]

@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from scorecards.delivery import Sender
+from scorecards.mail import default_reply_to
 from scorecards.settings import Settings, load_settings
 from scorecards.smtp import FileOutbox, SmtpSettings, SmtpTransport, Transport
 
@@ -83,7 +84,8 @@ class MailResource(dg.ConfigurableResource):
         d = settings.teams_file.delivery
         return Sender(
             address=self.sender,
-            reply_to=self.reply_to or None,
+            # SMTP_REPLY_TO, else delivery.admins: "just reply" must reach someone
+            reply_to=default_reply_to(self.reply_to, d.admins),
             max_attempts=d.max_attempts,
             backoff_seconds=d.backoff_seconds,
             max_backoff_seconds=d.max_backoff_seconds,

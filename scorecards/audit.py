@@ -25,10 +25,9 @@ import duckdb
 
 from scorecards.completeness import NOUN, WHAT, MonthCompleteness, judge_month
 from scorecards.contract import UNDATED
-from scorecards.csv_out import write_csv_atomic
 from scorecards.settings import Settings
 from scorecards.sql import sql_str
-from scorecards.validation import ValidationResult, quarantine_frame
+from scorecards.validation import ValidationResult, write_quarantine
 
 if TYPE_CHECKING:
     from scorecards.ingest import IngestReport
@@ -183,15 +182,7 @@ def write_rejected(
     published quarantine files."""
     written: list[Path] = []
     for res in results:
-        folder = rejected_dir(settings) / res.dataset.name
-        for month in [*months, UNDATED]:
-            path = folder / f"{month}.csv"
-            frame = quarantine_frame(con, res, month)
-            if len(frame):
-                write_csv_atomic(frame, path)
-                written.append(path)
-            else:
-                path.unlink(missing_ok=True)
+        written += write_quarantine(con, res, rejected_dir(settings) / res.dataset.name, months)
     return written
 
 

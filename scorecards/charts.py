@@ -85,13 +85,16 @@ _T = {
         "res": "Lösungszeit (Std.)",
         "median": "Median",
         "p90": "90. Perzentil",
+        "mean": "Mittelwert (ART)",
+        "frt_kpi": "Median (FRT)",
+        "target": "Ziel",
         "csat": "CSAT (%)",
         "nps": "NPS",
         "ci": "95-%-Intervall",
         "log": "logarithmische Skala",
         "volume_alt": "Balkendiagramm: Tickets pro Monat nach Kanal, {first} bis {last}. ",
-        "times_alt": "Liniendiagramme: erste Antwortzeit in Minuten und Lösungszeit in Stunden, "
-        "Median und 90. Perzentil, {first} bis {last}. ",
+        "times_alt": "Liniendiagramme: erste Antwortzeit in Minuten (Median und 90. Perzentil) "
+        "und Lösungszeit in Stunden (Mittelwert und Median), {first} bis {last}. ",
         "survey_alt": "Liniendiagramme: CSAT in Prozent und NPS mit 95-%-Intervall, "
         "{first} bis {last}. ",
         "no_data_alt": "Keine Daten in diesem Zeitraum.",
@@ -103,13 +106,16 @@ _T = {
         "res": "Resolution time (h)",
         "median": "Median",
         "p90": "90th percentile",
+        "mean": "Mean (ART)",
+        "frt_kpi": "Median (FRT)",
+        "target": "Target",
         "csat": "CSAT (%)",
         "nps": "NPS",
         "ci": "95% interval",
         "log": "log scale",
         "volume_alt": "Bar chart: tickets per month by channel, {first} to {last}. ",
-        "times_alt": "Line charts: first response time in minutes and resolution time in hours, "
-        "median and 90th percentile, {first} to {last}. ",
+        "times_alt": "Line charts: first response time in minutes (median and 90th percentile) "
+        "and resolution time in hours (mean and median), {first} to {last}. ",
         "survey_alt": "Line charts: CSAT in percent and NPS with 95% interval, {first} to {last}. ",
         "no_data_alt": "No data in this period.",
     },
@@ -241,14 +247,19 @@ def volume_chart(matrix: pd.DataFrame, months: Sequence[str], locale: str) -> Ch
     return Chart(_save(fig), alt)
 
 
-def _label_last(ax: plt.Axes, values: np.ndarray, colour: str, locale: str, digits: int) -> None:
-    """Print the latest value next to its point: the number a reader looks for first."""
+def _label_last(
+    ax: plt.Axes, values: np.ndarray, colour: str, locale: str, digits: int | str
+) -> None:
+    """Print the latest value next to its point: the number a reader looks for first. `digits`
+    may name a KPI, whose page rounding the label then follows ("5,5", not "6")."""
     ok = np.flatnonzero(np.isfinite(values))
     if len(ok):
         k = int(ok[-1])
+        v = float(values[k])
+        d = fmt.digits_for(KPI_BY_ID[digits], v) if isinstance(digits, str) else digits
         ax.annotate(
-            fmt.number(values[k], locale, digits),
-            (k, values[k]),
+            fmt.number(v, locale, d),
+            (k, v),
             xytext=(3, 0),
             textcoords="offset points",
             va="center",
@@ -258,45 +269,95 @@ def _label_last(ax: plt.Axes, values: np.ndarray, colour: str, locale: str, digi
         )
 
 
-def _line_pair(
-    ax: plt.Axes, months: Sequence[str], med: np.ndarray, p90: np.ndarray, locale: str, digits: int
+def _target_line(ax: plt.Axes, target: float, locale: str) -> None:
+    """The target as a dashed reference line, the same on every chart of the page."""
+    if math.isfinite(target):
+        ax.axhline(target, color=INK, lw=0.8, ls=(0, (3, 2)), label=_T[locale]["target"])
+
+
+def _time_panel(
+    ax: plt.Axes,
+    months: Sequence[str],
+    main: np.ndarray,
+    other: np.ndarray,
+    labels: tuple[str, str],
+    kpi: str,
+    target: float,
+    locale: str,
 ) -> None:
+    """The KPI's own statistic (what the tile shows) as the solid line, a second statistic
+    dashed, each labelled; the target dashed in ink."""
     x = np.arange(len(months))
-    t = _T[locale]
-    ax.plot(x, p90, color=OKABE_ITO["orange"], lw=1.3, ls=(0, (4, 1.5)), label=t["p90"])
-    ax.plot(x, med, color=OKABE_ITO["blue"], lw=1.7, label=t["median"])
-    _label_last(ax, p90, OKABE_ITO["orange"], locale, 0)
-    _label_last(ax, med, OKABE_ITO["blue"], locale, 0 if np.nanmax(np.append(med, 0)) >= 10 else 1)
+    ax.plot(x, other, color=OKABE_ITO["orange"], lw=1.2, ls=(0, (4, 1.5)), label=labels[1])
+    ax.plot(x, main, color=OKABE_ITO["blue"], lw=1.7, label=labels[0])
+    _target_line(ax, target, locale)
+    _label_last(ax, other, OKABE_ITO["orange"], locale, kpi)
+    _label_last(ax, main, OKABE_ITO["blue"], locale, kpi)
     _x_axis(ax, months, locale)
     ax.set_xlim(-0.6, len(months) + 0.6)
-    finite = np.concatenate([med[np.isfinite(med)], p90[np.isfinite(p90)]])
+    finite = np.concatenate(
+        [main[np.isfinite(main)], other[np.isfinite(other)]]
+        + ([np.array([target])] if math.isfinite(target) else [])
+    )
     if len(finite) and finite.min() > 0 and finite.max() / finite.min() > 12:
         # The 90th percentile can be a hundred times the median; on a linear axis the median
-        # would lie flat on zero. A log axis keeps both readable, and says so in its ticks.
+        # would lie flat on zero. A log axis keeps both readable, and says so in its title.
         ax.set_yscale("log")
         ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5)))
         ax.yaxis.set_minor_locator(NullLocator())
         ax.yaxis.set_major_formatter(_num_formatter(locale, 0))
         ax.grid(True, axis="y", which="major")
     else:
-        ax.yaxis.set_major_formatter(_num_formatter(locale, digits))
+        ax.yaxis.set_major_formatter(_num_formatter(locale, 0))
         ax.yaxis.set_major_locator(MaxNLocator(4))
         ax.set_ylim(bottom=0)
-    ax.legend(loc="upper left", ncols=2, bbox_to_anchor=(0, -0.1), handlelength=1.5)
+    ax.legend(loc="upper left", ncols=3, bbox_to_anchor=(0, -0.1), handlelength=1.5)
 
 
-def times_chart(times: pd.DataFrame, months: Sequence[str], locale: str) -> Chart:
-    """First response and resolution time, median and 90th percentile, side by side."""
+def _series(df: pd.DataFrame | None, months: Sequence[str], col: str) -> np.ndarray:
+    if df is None or col not in df.columns:
+        return np.full(len(months), np.nan)
+    return df.reindex(list(months))[col].to_numpy(float)
+
+
+def _last_target(df: pd.DataFrame | None) -> float:
+    if df is None or "target" not in df.columns:
+        return math.nan
+    t = df.target.dropna()
+    return float(t.iloc[-1]) if len(t) else math.nan
+
+
+def times_chart(
+    times: pd.DataFrame,
+    months: Sequence[str],
+    locale: str,
+    frt: pd.DataFrame | None = None,
+    art: pd.DataFrame | None = None,
+) -> Chart:
+    """First response time (median, as the FRT tile, and 90th percentile) and resolution time
+    (mean, as the ART tile, and median), each with the team's target.
+
+    `frt` and `art` are the KPI series (indexed by month, with value and target): the solid line
+    is the very number the tile and the table show. Without them the median from the tickets
+    stands in for FRT and the ART line stays empty."""
     configure()
     t = _T[locale]
     df = times.set_index("period").reindex(list(months))
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(7.1, 2.0))
+    frt_main = _series(frt, months, "value") if frt is not None else df.frt_median.to_numpy(float)
     series = {
-        "frt": (df.frt_median.to_numpy(float), df.frt_p90.to_numpy(float)),
-        "res": (df.res_median.to_numpy(float), df.res_p90.to_numpy(float)),
+        "frt": (frt_main, df.frt_p90.to_numpy(float), (t["frt_kpi"], t["p90"])),
+        "res": (
+            _series(art, months, "value"),
+            df.res_median.to_numpy(float),
+            (t["mean"], t["median"]),
+        ),
     }
+    kpis = {"frt": "first_response_time", "res": "average_resolution_time"}
+    targets = {"frt": _last_target(frt), "res": _last_target(art)}
     for ax, key in ((a1, "frt"), (a2, "res")):
-        _line_pair(ax, months, *series[key], locale, 0)
+        main, other, labels = series[key]
+        _time_panel(ax, months, main, other, labels, kpis[key], targets[key], locale)
         log = ax.get_yscale() == "log"
         ax.set_title(t[key] + (f" · {t['log']}" if log else ""))
     fig.subplots_adjust(left=0.06, right=0.99, top=0.88, bottom=0.27, wspace=0.18)
@@ -304,11 +365,16 @@ def times_chart(times: pd.DataFrame, months: Sequence[str], locale: str) -> Char
         first=fmt.month_name(months[0], locale), last=fmt.month_name(months[-1], locale)
     )
     parts = []
-    for key, (med, p90) in series.items():
-        if np.isfinite(med).any():
+    for key, (main, other, labels) in series.items():
+        if np.isfinite(main).any() or np.isfinite(other).any():
+            target = (
+                f" {t['target']} {fmt.number(targets[key], locale, 1)}."
+                if math.isfinite(targets[key])
+                else ""
+            )
             parts.append(
-                f"{t[key]} {t['median']}: {_values_text(med, months, locale, 1)}; "
-                f"{t['p90']}: {_values_text(p90, months, locale, 1)}."
+                f"{t[key]} {labels[0]}: {_values_text(main, months, locale, 1)}; "
+                f"{labels[1]}: {_values_text(other, months, locale, 1)}.{target}"
             )
     alt += " ".join(parts) if parts else t["no_data_alt"]
     return Chart(_save(fig), alt)
@@ -332,15 +398,13 @@ def survey_chart(
         ax.fill_between(x, lo, hi, color=colour, alpha=0.18, linewidth=0, label=t["ci"])
         ax.plot(x, v, color=colour, lw=1.6, label=key.upper())
         _label_last(ax, v, colour, locale, 1)
-        target = df.target.dropna()
-        if len(target):
-            ax.axhline(float(target.iloc[-1]), color=INK, lw=0.8, ls=(0, (3, 2)))
+        _target_line(ax, _last_target(df), locale)
         _x_axis(ax, months, locale)
         ax.set_xlim(-0.6, len(months) + 0.6)
         ax.yaxis.set_major_formatter(_num_formatter(locale))
         ax.yaxis.set_major_locator(MaxNLocator(4))
         ax.set_title(t[key])
-        ax.legend(loc="upper left", ncols=2, bbox_to_anchor=(0, -0.1), handlelength=1.5)
+        ax.legend(loc="upper left", ncols=3, bbox_to_anchor=(0, -0.1), handlelength=1.5)
         if np.isfinite(v).any():
             parts.append(
                 f"{t[key]}: "
@@ -373,21 +437,30 @@ def sparkline_svg(
     height: int = 24,
     scale: tuple[float, float] | None = None,
     colour: str = OKABE_ITO["blue"],
+    target: float = math.nan,
 ) -> str:
     """A 13-month line with the latest point marked; gaps where a month has no value. `scale`
-    fixes the y-range, so lines of several teams compare in height."""
+    fixes the y-range, so lines of several teams compare in height. A finite `target` is drawn
+    as a dashed reference line (and kept inside the range), so the line reads against it."""
     v = np.asarray(values, dtype=float)
     ok = np.isfinite(v)
     if not ok.any():
         return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"/>'
-    lo, hi = scale if scale is not None else (float(np.nanmin(v)), float(np.nanmax(v)))
+    has_target = target is not None and math.isfinite(target)
+    if scale is not None:
+        lo, hi = scale
+    else:
+        lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
+        if has_target:
+            lo, hi = min(lo, target), max(hi, target)
     span = hi - lo or 1.0
     pad = 3
     xs = [pad + i * (width - 2 * pad) / max(len(v) - 1, 1) for i in range(len(v))]
-    ys = [
-        height - pad - (y - lo) / span * (height - 2 * pad) if math.isfinite(y) else math.nan
-        for y in v
-    ]
+
+    def Y(y: float) -> float:
+        return height - pad - (y - lo) / span * (height - 2 * pad)
+
+    ys = [Y(y) if math.isfinite(y) else math.nan for y in v]
     segments, cur = [], []
     for x, y in zip(xs, ys, strict=True):
         if math.isfinite(y):
@@ -397,6 +470,13 @@ def sparkline_svg(
             cur = []
     if cur:
         segments.append(cur)
+    ref = ""
+    if has_target and lo <= target <= hi:
+        ty = _f(Y(target))
+        ref = (
+            f'<line x1="0" x2="{width}" y1="{ty}" y2="{ty}" stroke="{INK}" stroke-width="0.8" '
+            'stroke-dasharray="2.5 1.8"/>'
+        )
     lines = "".join(
         f'<polyline points="{" ".join(s)}" fill="none" stroke="{colour}" stroke-width="1.3"/>'
         for s in segments
@@ -406,7 +486,7 @@ def sparkline_svg(
     dot = f'<circle cx="{_f(xs[k])}" cy="{_f(ys[k])}" r="2" fill="{INK}"/>'
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}">{lines}{dot}</svg>'
+        f'viewBox="0 0 {width} {height}">{ref}{lines}{dot}</svg>'
     )
 
 
@@ -468,12 +548,18 @@ def bullet_svg(
                     f'<rect x="{_f(x0)}" y="2" width="{_f(x1 - x0)}" height="{height - 4}" fill="{c}"/>'
                 )
     base = X(max(a, 0.0)) if a < 0 else 0.0
+    if a < 0 < b:
+        # A scale across zero (NPS): the bar grows from the zero line, which is drawn.
+        parts.append(
+            f'<line x1="{_f(base)}" x2="{_f(base)}" y1="1" y2="{height - 1}" stroke="{MUTED}" '
+            'stroke-width="0.8"/>'
+        )
     if math.isfinite(value):
         colour = MUTED if faded else INK
         x0, x1 = sorted((base, X(value)))
         mid = height / 2
         parts.append(
-            f'<rect x="{_f(x0)}" y="{_f(mid - 2.5)}" width="{_f(max(x1 - x0, 0.8))}" height="5" fill="{colour}"/>'
+            f'<rect x="{_f(x0)}" y="{_f(mid - 3)}" width="{_f(max(x1 - x0, 1.5))}" height="6" fill="{colour}"/>'
         )
         if math.isfinite(lo) and math.isfinite(hi):
             parts.append(

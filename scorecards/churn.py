@@ -66,6 +66,7 @@ REASONS_MAX = 3
 REASON_SEP = " · "
 TOP_SHARE = 0.1  # the "top 10%" of the lift
 ID_PREFIX = "K-"
+LABEL_PREFIX = "L-"  # a pseudonymised customer label (name, account owner): "L-" + 12 hex
 ID_HEX = 12  # 48 bits: a collision among 200,000 customers has odds of about 1 in 14,000
 
 RISK_COLUMNS: tuple[str, ...] = (
@@ -132,7 +133,7 @@ def _hmac_pads(key: bytes) -> tuple[bytes, bytes]:
     return bytes(b ^ 0x5C for b in key), bytes(b ^ 0x36 for b in key)
 
 
-def _display_sql(settings: Settings, column: str) -> str:
+def _display_sql(settings: Settings, column: str, prefix: str = ID_PREFIX) -> str:
     """SQL for the id shown outside the warehouse: the column itself, or its keyed pseudonym."""
     cfg = settings.teams_file.churn
     if not cfg.pseudonymise_ids:
@@ -146,7 +147,7 @@ def _display_sql(settings: Settings, column: str) -> str:
     opad, ipad = _hmac_pads(key.encode("utf-8"))
     # Hex literals: COPY takes no parameters, and the key must not depend on quoting.
     return (
-        f"CASE WHEN {column} IS NULL THEN NULL ELSE '{ID_PREFIX}' || left(sha256("
+        f"CASE WHEN {column} IS NULL THEN NULL ELSE '{prefix}' || left(sha256("
         f"unhex('{opad.hex()}') || unhex(sha256(unhex('{ipad.hex()}') || encode({column})))), "
         f"{ID_HEX}) END"
     )
@@ -158,7 +159,19 @@ def display_ids(settings: Settings, ids: pd.Series) -> pd.Series:
 
     The key comes from the environment variable named by `churn.id_key_env`; the same key gives
     the same pseudonym every month, so a customer can be followed without being named."""
-    expr = _display_sql(settings, "id")
+    return _display(settings, ids, ID_PREFIX)
+
+
+def display_labels(settings: Settings, labels: pd.Series) -> pd.Series:
+    """The customer labels (the customers column `churn.label_column`: a name, an account owner)
+    to show outside the warehouse: unchanged, or with `churn.pseudonymise_ids` on, "L-" + 12 hex
+    characters of the same keyed HMAC as the ids (the same label, the same pseudonym), so
+    nobody is named in an e-mailed scorecard. Missing labels stay missing."""
+    return _display(settings, labels, LABEL_PREFIX)
+
+
+def _display(settings: Settings, ids: pd.Series, prefix: str) -> pd.Series:
+    expr = _display_sql(settings, "id", prefix)
     if expr == "id":
         return ids.copy()
     frame = pd.DataFrame({"id": ids.astype("string").reset_index(drop=True)})

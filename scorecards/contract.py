@@ -92,6 +92,9 @@ CUSTOMERS = Dataset(
         Column("customer_since", "timestamp", True),
         Column("churned_at", "timestamp"),
         Column("segment", "string"),
+        # What the scorecards show next to a customer at risk (a name, an account owner): any
+        # source column mapped onto it; churn.label_column chooses which customers column is shown.
+        Column("label", "string"),
     ),
 )
 

@@ -742,7 +742,8 @@ def _generate(
             "customer_since": pa.array(since, ts),
             "churned_at": pa.array(churn, ts, mask=churn == NEVER),
         }
-    table = pa.table({c: ct[c] for c in CUSTOMERS.column_names})
+    # optional contract columns the demo does not generate (label) are simply absent
+    table = pa.table({c: ct[c] for c in CUSTOMERS.column_names if c in ct})
     if csv_c and queue["customers"]:
         # Customers are validated by the month of customer_since; only big months take bad rows.
         mk = (since + clock.off[(since - clock.base) // 3600]) // (86400 * 28)

@@ -93,28 +93,86 @@ def kpi_delta(kpi_id: str, delta: float | None, locale: str) -> str:
 
 
 _JUDGEMENT: dict[str, dict[str, str]] = {
-    "de": {"better": "besser", "worse": "schlechter", "unchanged": "unverändert"},
-    "en": {"better": "better", "worse": "worse", "unchanged": "unchanged"},
+    "de": {
+        "better": "besser",
+        "worse": "schlechter",
+        "unchanged": "unverändert",
+        "no_real_change": "keine echte Änderung",
+    },
+    "en": {
+        "better": "better",
+        "worse": "worse",
+        "unchanged": "unchanged",
+        "no_real_change": "no real change",
+    },
 }
 
 
-def change(kpi_id: str, cur: float | None, ref: float | None, locale: str, label: str = "") -> dict:
+def change(
+    kpi_id: str,
+    cur: float | None,
+    ref: float | None,
+    locale: str,
+    label: str = "",
+    significant: bool | None = None,
+) -> dict:
     """A KPI's change against a reference value: arrow, signed change and whether it is better.
 
     "Unchanged" means unchanged at the digits shown, so the arrow never contradicts the text.
     Used by the scorecard tiles and tables and by the e-mail summary, so both say the same.
+
+    With `significant=False` (the change lies within random variation) there is no arrow and no
+    "better"/"worse": the judgement says "no real change" and `tone` is "noise", so the page can
+    grey it. `tone` is "worse" only for a significant change for the worse: the one exception
+    the page colours. Without `significant` (None, not known) the change reads as before.
     """
     if is_missing(cur) or is_missing(ref) or not (math.isfinite(cur) and math.isfinite(ref)):
-        return {"arrow": "", "text": NO_DATA[locale], "label": label, "judgement": ""}
+        return {"arrow": "", "text": NO_DATA[locale], "label": label, "judgement": "", "tone": ""}
     words = _JUDGEMENT[locale]
     d = cur - ref
     shown = kpi_delta(kpi_id, d, locale)
+    base = {"text": shown, "label": label}
     if round(d, digits_for(KPI_BY_ID[kpi_id], d)) == 0:
-        return {"arrow": "►", "text": shown, "label": label, "judgement": words["unchanged"]}
+        tone = "noise" if significant is False else ""
+        return {**base, "arrow": "►", "judgement": words["unchanged"], "tone": tone}
+    if significant is False:
+        return {**base, "arrow": "", "judgement": words["no_real_change"], "tone": "noise"}
     better = KPI_BY_ID[kpi_id].better
     good = (d > 0) if better == "higher" else (d < 0) if better == "lower" else None
     judgement = "" if good is None else (words["better"] if good else words["worse"])
-    return {"arrow": "▲" if d > 0 else "▼", "text": shown, "label": label, "judgement": judgement}
+    tone = "worse" if significant and good is False else ""
+    return {**base, "arrow": "▲" if d > 0 else "▼", "judgement": judgement, "tone": tone}
+
+
+_STATUS: dict[str, dict[str, str]] = {
+    "de": {"met": "Ziel erreicht", "missed": "Ziel verfehlt"},
+    "en": {"met": "target met", "missed": "target missed"},
+}
+STATUS_MARK: dict[str, str] = {"met": "✓", "missed": "✗"}
+
+
+def target_status(kpi_id: str, value: float | None, target: float | None) -> str:
+    """ "met", "missed" or "" (no value, no target, or a KPI without a good direction).
+
+    Judged at the digits the page shows, so "80,0 % · Ziel 80,0 %" never reads as missed."""
+    if is_missing(value) or is_missing(target):
+        return ""
+    assert value is not None and target is not None
+    if not (math.isfinite(value) and math.isfinite(target)):
+        return ""
+    kpi = KPI_BY_ID[kpi_id]
+    d = digits_for(kpi, max(abs(value), abs(target)))
+    v, t = round(value, d), round(target, d)
+    if kpi.better == "higher":
+        return "met" if v >= t else "missed"
+    if kpi.better == "lower":
+        return "met" if v <= t else "missed"
+    return ""
+
+
+def status_text(status: str, locale: str) -> str:
+    """ "✗ Ziel verfehlt" / "✓ target met"; "" without a status."""
+    return f"{STATUS_MARK[status]} {_STATUS[locale][status]}" if status else ""
 
 
 def percent_change(rel: float | None, locale: str, digits: int = 0) -> str:
@@ -153,9 +211,15 @@ def date(day: dt.date, locale: str) -> str:
     return _babel_date(day, "medium", locale=locale)
 
 
+# One gender form in German text: the pair form "Kundinnen und Kunden", as in the definitions.
+_LABEL_DE: dict[str, str] = {
+    "at_risk_customers": "Kundinnen und Kunden mit hohem Abwanderungsrisiko",
+}
+
+
 def kpi_label(kpi_id: str, locale: str) -> str:
     kpi = KPI_BY_ID[kpi_id]
-    return kpi.label_de if locale == "de" else kpi.label_en
+    return _LABEL_DE.get(kpi_id, kpi.label_de) if locale == "de" else kpi.label_en
 
 
 def kpi_short_label(kpi_id: str, locale: str) -> str:

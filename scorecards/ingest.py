@@ -19,7 +19,6 @@ import pandas as pd
 from scorecards import audit, warehouse
 from scorecards.completeness import MonthCompleteness
 from scorecards.contract import CUSTOMERS, SURVEYS, TICKETS, UNDATED, Dataset
-from scorecards.csv_out import write_csv_atomic
 from scorecards.landing import LandingFile, load_raw, resolve_files
 from scorecards.months_state import Clock, utc_now, write_state
 from scorecards.settings import Settings
@@ -30,10 +29,10 @@ from scorecards.validation import (
     QUARANTINED,
     ValidationResult,
     period_sql,
-    quarantine_frame,
     row_checks,
     status_counts_sql,
     validate,
+    write_quarantine,
 )
 
 log = logging.getLogger(__name__)
@@ -104,23 +103,6 @@ def _undated(con: duckdb.DuckDBPyConnection, res: ValidationResult) -> int:
         f"SELECT count(*) FROM {res.staged} WHERE period = ? AND status = '{QUARANTINED}'",
         [UNDATED],
     ).fetchone()[0]
-
-
-def _write_quarantine(
-    con: duckdb.DuckDBPyConnection, settings: Settings, res: ValidationResult, months: Sequence[str]
-) -> list[Path]:
-    """One CSV per month with quarantined rows; a month that is clean now loses its old file."""
-    folder = settings.quarantine_dir / res.dataset.name
-    written: list[Path] = []
-    for month in [*months, UNDATED]:
-        path = folder / f"{month}.csv"
-        frame = quarantine_frame(con, res, month)
-        if len(frame):
-            write_csv_atomic(frame, path)
-            written.append(path)
-        elif path.exists():
-            path.unlink()
-    return written
 
 
 def _record(con: duckdb.DuckDBPyConnection, report: IngestReport, months: Sequence[str]) -> None:
@@ -268,8 +250,8 @@ def ingest_events(
             con.execute("ROLLBACK")
             raise
         for res in (tickets, surveys):
-            reports[res.dataset.table].quarantine_files = _write_quarantine(
-                con, settings, res, months
+            reports[res.dataset.table].quarantine_files = write_quarantine(
+                con, res, settings.quarantine_dir / res.dataset.name, months
             )
         audit.clear_rejected(settings, [TICKETS.name, SURVEYS.name], months)
         # Every file was read: what months the landing data covers is known for free, and the
@@ -361,7 +343,9 @@ def ingest_customers(
         if folder.exists():
             for old in folder.glob("*.csv"):
                 old.unlink()
-        report.quarantine_files = _write_quarantine(con, settings, res, months)
+        report.quarantine_files = write_quarantine(
+            con, res, settings.quarantine_dir / CUSTOMERS.name, months
+        )
         audit.clear_rejected(settings, [CUSTOMERS.name], None)
     return report
 

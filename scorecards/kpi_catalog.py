@@ -58,6 +58,22 @@ KPIS: tuple[Kpi, ...] = (
         "im Monat erstellte Tickets mit erster Antwort",
     ),
     Kpi(
+        "first_response_within_target",
+        "Erstantwort in Zielzeit",
+        "First response within target",
+        "%",
+        "higher",
+        "share",
+        "Share of the tickets created in the month with a first response that got it within "
+        "the team's first-response target (the FRT target, in minutes; at most the target "
+        "counts as within).",
+        "Anteil der im Monat erstellten Tickets mit erster Antwort, die sie innerhalb des "
+        "Ziels für die erste Antwortzeit des Teams bekamen (FRT-Ziel in Minuten; genau das "
+        "Ziel zählt als eingehalten).",
+        "tickets created in the month with a first response",
+        "im Monat erstellte Tickets mit erster Antwort",
+    ),
+    Kpi(
         "average_resolution_time",
         "Durchschnittliche Lösungszeit (ART)",
         "Average resolution time (ART)",
@@ -66,6 +82,22 @@ KPIS: tuple[Kpi, ...] = (
         "mean",
         "Mean of resolved_at − created_at over tickets resolved in the month.",
         "Mittelwert von resolved_at − created_at über die im Monat gelösten Tickets.",
+        "tickets resolved in the month",
+        "im Monat gelöste Tickets",
+    ),
+    Kpi(
+        "resolved_within_target",
+        "Lösung in Zielzeit",
+        "Resolved within target",
+        "%",
+        "higher",
+        "share",
+        "Share of the tickets resolved in the month that were resolved within the team's "
+        "resolution-time target after they were created (the ART target, in hours; at most "
+        "the target counts as within).",
+        "Anteil der im Monat gelösten Tickets, die innerhalb des Ziels für die Lösungszeit des "
+        "Teams nach ihrer Erstellung gelöst wurden (ART-Ziel in Stunden; genau das Ziel zählt "
+        "als eingehalten).",
         "tickets resolved in the month",
         "im Monat gelöste Tickets",
     ),
@@ -252,6 +284,13 @@ KPIS: tuple[Kpi, ...] = (
 )
 
 KPI_BY_ID: dict[str, Kpi] = {k.id: k for k in KPIS}
+
+# Service level: the share of tickets within the time target of another KPI (the target is read
+# in that KPI's unit: minutes for first response, hours for resolution).
+SERVICE_LEVEL: dict[str, str] = {
+    "first_response_within_target": "first_response_time",
+    "resolved_within_target": "average_resolution_time",
+}
 KPI_IDS: tuple[str, ...] = tuple(k.id for k in KPIS)
 
 # The company figure is reported under this team id.
@@ -263,13 +302,17 @@ LOW_SAMPLE_N = 30
 
 # The inputs a KPI reads, in the order their absence is reported: a dataset ("tickets",
 # "surveys", "customers"), a contract column of the tickets ("resolved_at", ...), the responses
-# of one survey type ("csat", "nps", "ces") or the month's churn-risk scores ("churn_scores").
+# of one survey type ("csat", "nps", "ces"), the month's churn-risk scores ("churn_scores") or
+# the team's time target a service-level KPI measures against ("frt_target", "art_target": the
+# targets of first_response_time and average_resolution_time; judged per team, not per month).
 # An input is absent for a month when the data has nothing of it: no rows of the dataset, a
 # column that is NULL on every ticket created or resolved in the month, no responses of the type,
 # no scores. A team's churn rate also needs tickets (the customers a team served).
 INPUTS: dict[str, tuple[str, ...]] = {
     "ticket_volume": ("tickets",),
     "first_response_time": ("tickets", "first_response_at"),
+    "first_response_within_target": ("tickets", "first_response_at", "frt_target"),
+    "resolved_within_target": ("tickets", "resolved_at", "art_target"),
     "average_resolution_time": ("tickets", "resolved_at"),
     "average_handling_time": ("tickets", "resolved_at", "handle_time_s"),
     "wait_time": ("tickets", "wait_time_s"),
@@ -309,6 +352,16 @@ NO_DATA_REASONS: dict[str, tuple[str, str]] = {
     "nps": ("no NPS responses in the data", "keine NPS-Antworten in den Daten"),
     "ces": ("no CES responses in the data", "keine CES-Antworten in den Daten"),
     "customers": ("no customers data", "keine Kundendaten"),
+    # the service-level KPIs measure against the team's (or the company's) time target; a team
+    # without one has nothing to measure against (config/teams.yaml, targets)
+    "frt_target": (
+        "no first-response-time target configured",
+        "kein Ziel für die erste Antwortzeit konfiguriert",
+    ),
+    "art_target": (
+        "no resolution-time target configured",
+        "kein Ziel für die Lösungszeit konfiguriert",
+    ),
     # churn_scores: the churn-risk step says why it did not score a month (scorecards/churn.py)
     "not_scored_customers": ("not scored: no customers data", "nicht berechnet: keine Kundendaten"),
     "not_scored_tickets": (

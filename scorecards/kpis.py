@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from scorecards.kpi_catalog import (
     KPI_BY_ID,
     KPIS,
     LOW_SAMPLE_N,
+    SERVICE_LEVEL,
     TEAM_INPUTS,
     empty_base_reason,
     no_data_reason,
@@ -239,14 +240,20 @@ def _churn_status_reason(con: duckdb.DuckDBPyConnection, month: str) -> str:
     return no_data_reason("not_scored_missing")
 
 
-def _no_data(rows: list[dict], absent: dict[str, str]) -> None:
+def _no_data(
+    rows: list[dict],
+    absent: dict[str, str],
+    team_absent: Mapping[str, Mapping[str, str]] | None = None,
+) -> None:
     """Mark every KPI whose inputs the data lacks as no data with the reason, and every other
-    empty KPI with its empty base ("0 tickets resolved in the month"), in place."""
+    empty KPI with its empty base ("0 tickets resolved in the month"), in place. `team_absent`
+    holds inputs one team lacks (its time targets), by team."""
     for row in rows:
         needs = INPUTS[row["kpi"]]
         if row["team"] != ALL_TEAMS:
             needs = needs + TEAM_INPUTS.get(row["kpi"], ())
-        reason = next((absent[i] for i in needs if i in absent), None)
+        lacking = {**absent, **(team_absent or {}).get(row["team"], {})}
+        reason = next((lacking[i] for i in needs if i in lacking), None)
         if reason is not None:
             # Whatever was counted (0 escalations where no flag exists) is not a value.
             for col in ("value", "ci_low", "ci_high", "k", "se", "mean", "sd", "count"):
@@ -261,15 +268,40 @@ def _no_data(rows: list[dict], absent: dict[str, str]) -> None:
 def _frt_samples(
     con: duckdb.DuckDBPyConnection, start: object, end: object
 ) -> dict[str, np.ndarray]:
-    got = con.execute(
+    """First-response times in minutes of the tickets created in the month, per team and ALL."""
+    return _samples(
+        con,
         """
         SELECT team, (epoch_us(first_response_at) - epoch_us(created_at)) / 6e7 AS v
         FROM tickets
         WHERE created_at >= $start AND created_at < $end AND first_response_at IS NOT NULL
         ORDER BY team
         """,
-        {"start": start, "end": end},
-    ).fetchnumpy()
+        start,
+        end,
+    )
+
+
+def _resolution_samples(
+    con: duckdb.DuckDBPyConnection, start: object, end: object
+) -> dict[str, np.ndarray]:
+    """Resolution times in hours of the tickets resolved in the month, per team and ALL."""
+    return _samples(
+        con,
+        """
+        SELECT team, (epoch_us(resolved_at) - epoch_us(created_at)) / 3.6e9 AS v
+        FROM tickets WHERE resolved_at >= $start AND resolved_at < $end
+        ORDER BY team
+        """,
+        start,
+        end,
+    )
+
+
+def _samples(
+    con: duckdb.DuckDBPyConnection, sql: str, start: object, end: object
+) -> dict[str, np.ndarray]:
+    got = con.execute(sql, {"start": start, "end": end}).fetchnumpy()
     teams, values = np.asarray(got["team"], dtype=object), np.asarray(got["v"], dtype=float)
     out: dict[str, np.ndarray] = {ALL_TEAMS: values}
     if len(teams):
@@ -297,15 +329,37 @@ def _share_row(team: str, kpi: str, k: float, n: float) -> dict:
     return _row(team, kpi, value, n, 100 * float(lo), 100 * float(hi), k=k)
 
 
+# A duration equal to its target is within it; the tolerance absorbs the float division of the
+# microsecond durations (60 minutes is exactly 60.0, but 1.5 h as 5.4e9 / 3.6e9 need not be).
+_WITHIN_EPS = 1e-9
+
+
+def _within_row(team: str, kpi: str, sample: np.ndarray, target: float | None) -> tuple[dict, bool]:
+    """The share of `sample` at or below `target`, and whether the target exists."""
+    if target is None or not math.isfinite(target):
+        return _row(team, kpi, math.nan, 0.0, k=math.nan), False
+    k = float(np.count_nonzero(sample <= target + _WITHIN_EPS))
+    return _share_row(team, kpi, k, float(len(sample))), True
+
+
 def _mean_row(team: str, kpi: str, mean: float, sd: float, n: float) -> dict:
     lo, hi = stats.mean_interval(mean, sd, n)
     return _row(team, kpi, mean if n > 0 else math.nan, n, float(lo), float(hi), mean=mean, sd=sd)
 
 
 def period_stats(
-    con: duckdb.DuckDBPyConnection, month: str, tz: str, teams: Sequence[str]
+    con: duckdb.DuckDBPyConnection,
+    month: str,
+    tz: str,
+    teams: Sequence[str],
+    targets: Mapping[str, Mapping[str, float | None]] | None = None,
 ) -> PeriodStats:
-    """Every KPI of `month` for `teams` and ALL, with what the significance tests need."""
+    """Every KPI of `month` for `teams` and ALL, with what the significance tests need.
+
+    `targets` maps a team (and ALL) to its KPI targets; the service-level KPIs count the tickets
+    within the first-response and resolution-time targets. A month and the months it is compared
+    with are measured against the same (current) targets."""
+    targets = targets or {}
     start, end = month_bounds(month, tz)
     served_from = days_before(month, SERVED_WINDOW_DAYS, tz)
     created = _created(con, start, end).set_index("team")
@@ -314,7 +368,9 @@ def period_stats(
     churn = _churn(con, start, end, served_from).set_index("team")
     at_risk = _at_risk(con, month)
     frt = _frt_samples(con, start, end)
+    res = _resolution_samples(con, start, end)
     absent = _absent_inputs(con, month, start, end)
+    team_absent: dict[str, dict[str, str]] = {}
 
     def get(df: pd.DataFrame, key: object, col: str) -> float:
         # A team absent from an aggregate had zero rows: its counts are 0, its means empty.
@@ -336,6 +392,13 @@ def period_stats(
         lo, hi = stats.median_interval(sample)
         med = float(np.median(sample)) if len(sample) else math.nan
         rows.append(_row(team, "first_response_time", med, len(sample), lo, hi))
+        for kpi, base in SERVICE_LEVEL.items():
+            got = sample if base == "first_response_time" else res.get(team, np.empty(0))
+            row, has_target = _within_row(team, kpi, got, targets.get(team, {}).get(base))
+            rows.append(row)
+            if not has_target:
+                key = "frt_target" if base == "first_response_time" else "art_target"
+                team_absent.setdefault(team, {})[key] = no_data_reason(key)
         rows.append(
             _mean_row(team, "average_resolution_time", r("art_mean"), r("art_sd"), resolved_n)
         )
@@ -394,7 +457,7 @@ def period_stats(
         rows.append(
             _share_row(team, "detractor_share", get(surveys, (team, "nps"), "detractors"), n_nps)
         )
-    _no_data(rows, absent)
+    _no_data(rows, absent, team_absent)
     df = pd.DataFrame(rows).set_index(["team", "kpi"])
     return PeriodStats(month, df, frt)
 
@@ -450,10 +513,14 @@ def compute_team_kpis(
         {"m": month},
     ).fetchall()
     teams = sorted(set(settings.teams) | {t for (t,) in seen})
-    cur = period_stats(con, month, tz, teams)
+    targets = {
+        t: {base: settings.target(t, base) for base in SERVICE_LEVEL.values()}
+        for t in [ALL_TEAMS, *teams]
+    }
+    cur = period_stats(con, month, tz, teams, targets)
     prev_m, yoy_m = shift_month(month, -1), shift_month(month, -12)
-    prev = period_stats(con, prev_m, tz, teams) if prev_m >= first_month else None
-    yoy = period_stats(con, yoy_m, tz, teams) if yoy_m >= first_month else None
+    prev = period_stats(con, prev_m, tz, teams, targets) if prev_m >= first_month else None
+    yoy = period_stats(con, yoy_m, tz, teams, targets) if yoy_m >= first_month else None
 
     out: list[dict] = []
     for team in [ALL_TEAMS, *teams]:
@@ -502,6 +569,13 @@ def _fmt(x: float | None, digits: int) -> str:
     return "–" if x is None or pd.isna(x) else f"{x:,.{digits}f}"
 
 
+def ui_value(kpi_id: str, value: float | None) -> str:
+    """A KPI value for the Dagster UI: counts as integers with thousands separators (23,463,
+    not 23,463.0), CES with two decimals, everything else with one; "–" when empty."""
+    unit = KPI_BY_ID[kpi_id].unit
+    return _fmt(value, 0 if unit == "count" else 2 if unit == "score" else 1)
+
+
 def markdown_preview(df: pd.DataFrame, team: str = ALL_TEAMS) -> str:
     """A compact Markdown table of one team's KPIs for the Dagster UI."""
     lines = [
@@ -519,7 +593,7 @@ def markdown_preview(df: pd.DataFrame, team: str = ALL_TEAMS) -> str:
         sig = "–" if pd.isna(r.change_significant) else ("yes" if r.change_significant else "no")
         low = " ⚠" if r.low_sample else ""
         lines.append(
-            f"| {kpi.label_en} | {kpi.unit} | {value} | {r.n:,}{low} | {ci} | {f(r.prev_value)} | "
+            f"| {kpi.label_en} | {kpi.unit} | {value} | {int(r.n):,}{low} | {ci} | {f(r.prev_value)} | "
             f"{f(r.yoy_value)} | {f(r.target)} | {sig} |"
         )
     return "\n".join(lines)

@@ -1,9 +1,13 @@
 """Mail building: the monthly scorecard message and the admin alerts, as `EmailMessage` objects.
 
 Nothing here opens a connection (that is `scorecards.smtp`) or decides who is due a message
-(`scorecards.delivery`). A message says, in the team's language, which month it is about, the
-three headline KPIs with their change against last month, and the first context note, in plain
-text with an HTML alternative; the team's PDF is attached as `Scorecard_<Team>_<YYYY-MM>.pdf`.
+(`scorecards.delivery`). A message says the month in three parts, in the team's language: the
+subject with the status ("Abrechnung, November 2026: 2 von 8 Zielen verfehlt, CSAT gesunken"),
+the "what needs attention" sentences (`scorecards.attention`), and every headline KPI against its
+target with its change against last month (never "better"/"worse" for a change the test calls
+noise); then the analysts' manual note, if any. Plain text with an HTML alternative; the team's
+PDF is attached as `Scorecard_<Team>_<YYYY-MM>.pdf`. Reply-To: the configured one, else the
+admins (`default_reply_to`), so "just reply" reaches someone.
 
 Header values pass through `header_text`, which turns CR, LF and every other control character
 into a space, so a team name or a note can never start a header line of its own (no added
@@ -28,24 +32,32 @@ import jinja2
 import pandas as pd
 
 from scorecards import formatting as fmt
-from scorecards.kpi_catalog import ALL_TEAMS, LOW_SAMPLE_N, reason_text, without_absent_inputs
-from scorecards.notes import context_notes
+from scorecards.attention import overview_subject_status, quiet_sentence, subject_status
+from scorecards.kpi_catalog import (
+    ALL_TEAMS,
+    KPI_BY_ID,
+    LOW_SAMPLE_N,
+    reason_text,
+)
 from scorecards.report_data import MonthData, OverviewReport, TeamReport
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "reports" / "templates" / "mail"
-HEADLINE_IN_MAIL = 3
+# every headline KPI (the team's 3-5; the overview's columns)
+HEADLINE_IN_MAIL = 8
 
 T: dict[str, dict[str, str]] = {
     "de": {
         "subject": "Service-Scorecard {month}: {team}",
+        "status_subject": "{team}, {month}: {status}",
+        "attention": "Was Aufmerksamkeit braucht",
+        "at_most": "höchstens ",
         "overview_name": "Übersicht aller Teams",
         "overview_file": "Uebersicht",
         "greeting": "Guten Tag,",
         "intro": "anbei die Service-Scorecard für {team}, {month}.",
         "overview_intro": "anbei die Übersicht aller Service-Teams für {month}.",
-        "at_a_glance": "Auf einen Blick",
+        "at_a_glance": "Kennzahlen gegen Ziel",
         "vs_prev": "ggü. Vormonat",
-        "noise": "im Rahmen der Zufallsschwankung",
         "note": "Hinweis",
         "manual_note": "Anmerkung aus dem Analytics-Team",
         "low_sample": "n = {n}, wenig belastbar",
@@ -57,14 +69,16 @@ T: dict[str, dict[str, str]] = {
     },
     "en": {
         "subject": "Service scorecard {month}: {team}",
+        "status_subject": "{team}, {month}: {status}",
+        "attention": "What needs attention",
+        "at_most": "at most ",
         "overview_name": "All teams overview",
         "overview_file": "Overview",
         "greeting": "Hello,",
         "intro": "attached is the service scorecard for {team}, {month}.",
         "overview_intro": "attached is the overview of all service teams for {month}.",
-        "at_a_glance": "At a glance",
+        "at_a_glance": "KPIs against target",
         "vs_prev": "vs last month",
-        "noise": "within normal variation",
         "note": "Note",
         "manual_note": "Note from the analytics team",
         "low_sample": "n = {n}, low sample",
@@ -112,6 +126,8 @@ class HeadlineKpi:
     arrow: str
     low_sample: str  # "n = 12, wenig belastbar" below the sample threshold, else ""
     reason: str = ""  # why there is no value: "keine Umfrageantworten in den Daten"; else ""
+    target: str = ""  # "✗ Ziel verfehlt: 82,0 %", "✓ target met: at most 60.0 min"; "" = none
+    missed: bool = False  # the target is missed (as the tile says)
 
 
 @dataclass(frozen=True)
@@ -125,30 +141,40 @@ class MailSummary:
     headline: list[HeadlineKpi] = field(default_factory=list)
     note: str = ""
     note_is_manual: bool = False
+    status: str = ""  # for the subject: "2 von 8 Zielen verfehlt, CSAT gesunken"; "" = none
+    attention: list[str] = field(default_factory=list)  # what needs attention, at most 3
 
 
 def _headline(rows: pd.DataFrame, kpis: Sequence[str], locale: str) -> list[HeadlineKpi]:
-    """The first three of `kpis` that have a row in `rows` (this month's KPI rows by id)."""
+    """The first HEADLINE_IN_MAIL of `kpis` that have a row in `rows` (this month's KPI rows by
+    id), each against its target and last month, judged as the tiles judge them."""
     t = T[locale]
     out = []
     for kpi in [k for k in kpis if k in rows.index][:HEADLINE_IN_MAIL]:
         row = rows.loc[kpi]
-        value = float(row.value) if row.value is not None else math.nan
-        ch = fmt.change(kpi, value, float(row.prev_value), locale)
+        value = _float(row.get("value"))
+        sig = row.get("change_significant")
+        sig = None if sig is None or pd.isna(sig) else bool(sig)
+        ch = fmt.change(kpi, value, _float(row.get("prev_value")), locale, significant=sig)
         change = ""
-        if ch["arrow"]:
-            # A change the test cannot tell from noise is not called better or worse.
-            sig = row.change_significant
-            noise = not pd.isna(sig) and not bool(sig)
-            verdict = t["noise"] if noise else ch["judgement"]
+        if ch["judgement"] or ch["arrow"]:
+            verdict = ch["judgement"]
             change = f"{ch['text']} {t['vs_prev']}" + (f", {verdict}" if verdict else "")
-        n = float(row.n) if row.n is not None else math.nan
+        n = _float(row.get("n"))
         reason = "" if math.isfinite(value) else reason_text(row.get("no_data_reason"), locale)
         low = (
             t["low_sample"].format(n=fmt.count(n, locale))
             if math.isfinite(n) and n < LOW_SAMPLE_N and not reason
             else ""
         )
+        target = _float(row.get("target"))
+        status = fmt.target_status(kpi, value, target)
+        target_text = ""
+        if status:
+            at_most = t["at_most"] if KPI_BY_ID[kpi].better == "lower" else ""
+            target_text = (
+                f"{fmt.status_text(status, locale)}: {at_most}{fmt.kpi_value(kpi, target, locale)}"
+            )
         out.append(
             HeadlineKpi(
                 label=fmt.kpi_label(kpi, locale),
@@ -157,46 +183,75 @@ def _headline(rows: pd.DataFrame, kpis: Sequence[str], locale: str) -> list[Head
                 arrow=ch["arrow"],
                 low_sample=low,
                 reason=reason,
+                target=target_text,
+                missed=status == "missed",
             )
         )
     return out
 
 
+def _float(x: object) -> float:
+    try:
+        return math.nan if x is None or pd.isna(x) else float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _manual(notes: Sequence) -> tuple[str, bool]:
+    """The first manual note: the attention sentences say what the generated notes would."""
+    first = next((n for n in notes if getattr(n, "manual", False)), None)
+    return (first.text, True) if first else ("", False)
+
+
 def team_summary(report: TeamReport) -> MailSummary:
-    note = report.notes[0] if report.notes else None
+    note, manual = _manual(report.notes)
+    status = getattr(report, "status", None)
+    attention = list(getattr(report, "attention", []) or [])
+    if status is not None and not attention:
+        attention = [quiet_sentence(status, report.locale)]
     return MailSummary(
         name=report.team_id,
         display_name=report.team_name,
         locale=report.locale,
         month=report.month,
         headline=_headline(report.current(), report.headline, report.locale),
-        note=note.text if note else "",
-        note_is_manual=bool(note and note.manual),
+        note=note,
+        note_is_manual=manual,
+        status=subject_status(status, report.locale) if status is not None else "",
+        attention=attention,
     )
 
 
 def overview_summary(o: OverviewReport, data: MonthData, name: str) -> MailSummary:
-    """The company figures of the overview's first KPIs, and the first note for all teams."""
+    """The teams that need attention (one line each), the company figures of the overview's
+    KPIs against their targets, and the first manual note for all teams."""
     company = data.kpis[data.kpis.team == ALL_TEAMS]
-    manual = {ALL_TEAMS: [n.text for n in o.notes]}
-    notes = context_notes(
-        without_absent_inputs(company),
-        ALL_TEAMS,
-        o.month,
-        o.locale,
-        manual=manual,
-        headline=o.columns,
-    )
     current = company[company.period == o.month].set_index("kpi")
+    note, manual = _manual(o.notes)
+    attention = [a.text for a in getattr(o, "attention", [])]
+    statuses = list(getattr(o, "statuses", []))
+    if statuses and not attention:
+        attention = [overview_subject_status(statuses, o.locale) + "."]
+        attention[0] = attention[0][0].upper() + attention[0][1:]
     return MailSummary(
         name=name,
         display_name=T[o.locale]["overview_name"],
         locale=o.locale,
         month=o.month,
         headline=_headline(current, o.columns, o.locale),
-        note=notes[0].text if notes else "",
-        note_is_manual=bool(notes and notes[0].manual),
+        note=note,
+        note_is_manual=manual,
+        status=overview_subject_status(statuses, o.locale) if statuses else "",
+        attention=attention,
     )
+
+
+def default_reply_to(configured: str | None, admins: Sequence[str]) -> str | None:
+    """The Reply-To of the scorecard e-mails: the configured one (SMTP_REPLY_TO), else the
+    admins of `delivery.admins`, so that "just reply to this e-mail" reaches someone."""
+    if configured and configured.strip():
+        return configured.strip()
+    return ", ".join(a for a in admins if a.strip()) or None
 
 
 class MailBuilder:
@@ -244,7 +299,13 @@ class MailBuilder:
             ),
         }
         msg = _envelope(sender, [to], reply_to, msg_id, date)
-        msg["Subject"] = header_text(t["subject"].format(month=month, team=summary.display_name))
+        if summary.status:
+            subject = t["status_subject"].format(
+                team=summary.display_name, month=month, status=summary.status
+            )
+        else:
+            subject = t["subject"].format(month=month, team=summary.display_name)
+        msg["Subject"] = header_text(subject)
         msg.set_content(self.text.get_template("scorecard.txt.j2").render(context))
         msg.add_alternative(
             self.html.get_template("scorecard.html.j2").render(context), subtype="html"
@@ -285,7 +346,8 @@ def _envelope(
     msg["From"] = _address_header(sender)
     msg["To"] = tuple(_address_header(a) for a in to)
     if reply_to:
-        msg["Reply-To"] = _address_header(reply_to)
+        # one address or several, comma-separated (the admins)
+        msg["Reply-To"] = _address_list(reply_to)
     msg["Date"] = format_datetime(date or dt.datetime.now(dt.UTC))
     msg["Message-ID"] = msg_id
     msg["Auto-Submitted"] = "auto-generated"
@@ -300,6 +362,19 @@ def _address_header(value: str) -> Address:
     name, addr = parsed[0]
     local, _, domain = addr.rpartition("@")
     return Address(display_name=name, username=local, domain=domain)
+
+
+def _address_list(value: str) -> tuple[Address, ...]:
+    """One or more addresses, comma-separated (quoted display names may hold commas)."""
+    out = []
+    for name, addr in getaddresses([header_text(value)]):
+        if "@" not in addr:
+            raise ValueError(f"not an e-mail address list: {value!r}")
+        local, _, domain = addr.rpartition("@")
+        out.append(Address(display_name=name, username=local, domain=domain))
+    if not out:
+        raise ValueError(f"not an e-mail address list: {value!r}")
+    return tuple(out)
 
 
 def envelope_address(value: str) -> str:

@@ -23,28 +23,16 @@ import yaml
 from babel.lists import format_list
 
 from scorecards import formatting as fmt
-from scorecards.kpi_catalog import ALL_TEAMS, KPI_BY_ID, LOW_SAMPLE_N
+from scorecards.kpi_catalog import ALL_TEAMS, KPI_BY_ID, KPI_IDS, LOW_SAMPLE_N
 from scorecards.periods import parse_month, shift_month
 from scorecards.settings import ConfigError
+from scorecards.stats import Z95
 
-# The KPIs the rules were written for. The catalogue grows (churn-risk shares, detractor share)
-# and a new KPI gets notes only once someone has decided that these rules suit it.
-RULE_KPIS: tuple[str, ...] = (
-    "ticket_volume",
-    "first_response_time",
-    "average_resolution_time",
-    "average_handling_time",
-    "wait_time",
-    "first_contact_resolution",
-    "resolution_rate",
-    "escalation_rate",
-    "reopen_rate",
-    "self_service_rate",
-    "csat",
-    "nps",
-    "ces",
-    "churn_rate",
-)
+# The KPIs the rules judge: every KPI of the catalogue (churn rate, at-risk and detractor share,
+# and whatever is added later), in catalogue order, except those that only repeat another one:
+# the count of customers at high risk says what `at_risk_share` says, without a base.
+NOT_JUDGED: tuple[str, ...] = ("at_risk_customers",)
+RULE_KPIS: tuple[str, ...] = tuple(k for k in KPI_IDS if k not in NOT_JUDGED)
 
 # --- thresholds (docs/context-notes.md explains each) ------------------------------------------
 
@@ -64,6 +52,12 @@ LARGE_REL_CHANGE = 0.10
 MIN_TIME_CHANGE = 1.0
 # A significant change on a headline KPI is reported from this fraction of "large" on.
 HEADLINE_SCALE = 0.5
+# Real changes are ranked by their weight: the size (a multiple of "looks large"), times how
+# far beyond the 5% level the test is (z / 1.96, from the 95% intervals of both months, between
+# 1 and SIGNIFICANCE_CAP), times HEADLINE_WEIGHT for a headline KPI. A headline KPI thus wins
+# among changes of a like size, but a collapse elsewhere is not cut for a small headline move.
+SIGNIFICANCE_CAP = 3.0
+HEADLINE_WEIGHT = 1.5
 MAX_SIGNIFICANT_NOTES = 4
 MAX_NOISE_NOTES = 2
 # Rule 3: a time KPI moving by at least this much while the volume moved the same way by at
@@ -79,6 +73,10 @@ FCR_RISE_PP = 1.0
 REOPEN_RISE_PP = 0.5
 # Rule 6: survey KPIs read only from LOW_SAMPLE_N responses on (the scorecard's own limit).
 SURVEY_KPIS = ("csat", "nps", "ces")
+
+# Attention and the ranking of missed targets: NPS (which may be 0 or negative) is off its
+# target by so many points per unit of relative distance.
+NPS_GAP_SCALE = 50.0
 
 MAX_GENERATED = 6
 # Severity: what a team lead should read first. A note about a headline KPI gets a bonus, so
@@ -119,6 +117,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "(zuletzt {value} gegen {target}).",
         "missed_lower": "{label} liegt seit {months} Monaten über dem Zielwert "
         "(zuletzt {value} gegen höchstens {target}).",
+        "missed_many": "{labels} verfehlen ihre Ziele seit {months} Monaten "
+        "(am weitesten {worst}: {value} gegen {target}).",
+        "each": "jeweils {n}",
+        "at_most": "höchstens ",
         "met_again": "{label} erreicht das Ziel wieder ({value} gegen {target}), "
         "nach {months} Monaten in Folge daneben.",
         "significant": "{label} {delta} gegenüber Vormonat (jetzt {value}): "
@@ -144,6 +146,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "(latest {value} vs {target}).",
         "missed_lower": "{label} has been above its target for {months} months running "
         "(latest {value} vs at most {target}).",
+        "missed_many": "{labels} have missed their targets for {months} months "
+        "(farthest: {worst}, {value} vs {target}).",
+        "each": "{n}",
+        "at_most": "at most ",
         "met_again": "{label} is back on target ({value} vs {target}) after missing it "
         "{months} months running.",
         "significant": "{label} {delta} vs last month (now {value}): a real {kind}, "
@@ -164,8 +170,10 @@ _TEXT: dict[str, dict[str, str]] = {
 }
 
 
-def _label(kpi: str, locale: str, start: bool = True) -> str:
+def label(kpi: str, locale: str, start: bool = True) -> str:
     text = fmt.kpi_short_label(kpi, locale)
+    if " " in text:  # "Kritiker-Anteil (NPS 0–6)": the parenthesis is a scope, not a short name
+        text = fmt.kpi_label(kpi, locale).split(" (")[0]
     # English labels are capitalised as titles; inside a sentence "wait time" reads right,
     # while names with inner capitals ("Net Promoter Score") stay as they are.
     if not start and locale == "en" and text[1:].islower():
@@ -205,7 +213,7 @@ def _flag(x: Any) -> bool | None:
 
 
 @dataclass(frozen=True)
-class _Row:
+class KpiRow:
     kpi: str
     value: float | None
     n: float | None
@@ -213,6 +221,15 @@ class _Row:
     target: float | None
     significant: bool | None
     low_sample: bool
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+    @property
+    def se(self) -> float | None:
+        """The standard error the 95% interval implies (half its width / 1.96)."""
+        if self.ci_low is None or self.ci_high is None or self.ci_high < self.ci_low:
+            return None
+        return (self.ci_high - self.ci_low) / (2 * Z95)
 
     @property
     def readable(self) -> bool:
@@ -242,23 +259,23 @@ class _Row:
         return self.value < self.target if better == "higher" else self.value > self.target
 
 
-def _rows(history: pd.DataFrame, team: str, month: str) -> dict[tuple[str, str], _Row]:
+def kpi_rows(history: pd.DataFrame, team: str, month: str) -> dict[tuple[str, str], KpiRow]:
     """(period, kpi) → row for the team's KPIs the rules know, up to `month`."""
     if history is None or history.empty:
         return {}
     df = history.reindex(
         columns=["period", "team", "kpi", "value", "n", "prev_value", "target"]
-        + ["change_significant", "low_sample"]
+        + ["change_significant", "low_sample", "ci_low", "ci_high"]
     )
     df = df[(df.team.astype(str) == team) & df.kpi.isin([k for k in RULE_KPIS if k in KPI_BY_ID])]
     df = df.assign(period=df.period.astype(str))
     df = df[df.period <= month]
-    out: dict[tuple[str, str], _Row] = {}
+    out: dict[tuple[str, str], KpiRow] = {}
     # itertuples keeps the last of duplicated (period, kpi) rows, deterministically.
     for r in df.itertuples(index=False):
         n = _num(r.n)
         low = _flag(r.low_sample) is True or (n is not None and n < LOW_SAMPLE_N)
-        out[(r.period, r.kpi)] = _Row(
+        out[(r.period, r.kpi)] = KpiRow(
             kpi=r.kpi,
             value=_num(r.value),
             n=n,
@@ -266,11 +283,13 @@ def _rows(history: pd.DataFrame, team: str, month: str) -> dict[tuple[str, str],
             target=_num(r.target),
             significant=_flag(r.change_significant),
             low_sample=low,
+            ci_low=_num(r.ci_low),
+            ci_high=_num(r.ci_high),
         )
     return out
 
 
-def _moved(row: _Row | None, sign: int, min_abs: float = 0.0, min_rel: float = 0.0) -> bool:
+def _moved(row: KpiRow | None, sign: int, min_abs: float = 0.0, min_rel: float = 0.0) -> bool:
     """The KPI moved in direction `sign` by at least the thresholds, and the test did not call
     the change noise: a combination rule built on a change that is only chance would mislead."""
     if row is None or not row.readable or row.delta is None or row.significant is False:
@@ -282,7 +301,7 @@ def _moved(row: _Row | None, sign: int, min_abs: float = 0.0, min_rel: float = 0
     return True
 
 
-def _size(row: _Row) -> float:
+def change_size(row: KpiRow) -> float:
     """The change as a multiple of what "looks large" for its unit (1.0 = just large)."""
     d, rel = row.delta, row.rel
     if d is None:
@@ -298,17 +317,75 @@ def _size(row: _Row) -> float:
     return by_rel / LARGE_REL_CHANGE
 
 
+def significance(row: KpiRow, prev: KpiRow | None) -> float:
+    """How far beyond the 5% level a change is: z / 1.96 from both months' 95% intervals,
+    between 1 and SIGNIFICANCE_CAP; 1 when an interval is unknown."""
+    if row.delta is None or prev is None or row.se is None or prev.se is None:
+        return 1.0
+    se = math.hypot(row.se, prev.se)
+    if se <= 0:
+        return SIGNIFICANCE_CAP
+    return min(max(abs(row.delta) / se / Z95, 1.0), SIGNIFICANCE_CAP)
+
+
+def direction_good(row: KpiRow) -> bool | None:
+    """True when the change is in the KPI's good direction; None without one (volume)."""
+    better = KPI_BY_ID[row.kpi].better
+    if row.delta is None or row.delta == 0 or better == "none":
+        return None
+    return (row.delta > 0) == (better == "higher")
+
+
+@dataclass(frozen=True)
+class Change:
+    """A change against last month that the test calls real and that is large enough to say."""
+
+    row: KpiRow
+    size: float  # a multiple of what "looks large" for the unit
+    weight: float  # size x significance x headline weight: the rank among real changes
+    good: bool | None  # better / worse per the KPI's direction; None without one
+
+    @property
+    def kpi(self) -> str:
+        return self.row.kpi
+
+
+def real_changes(
+    rows: Mapping[tuple[str, str], KpiRow],
+    month: str,
+    headline: Collection[str] = (),
+    kpis: Sequence[str] = RULE_KPIS,
+) -> list[Change]:
+    """The month's real changes (significant, and large, or half as large on a headline KPI),
+    heaviest first. The notes, the attention list and the e-mail all read them from here, so
+    none of them calls a change better or worse that the test cannot tell from noise."""
+    out = []
+    for kpi in kpis:
+        row = rows.get((month, kpi))
+        if row is None or not row.readable or row.delta is None or row.delta == 0:
+            continue
+        if row.significant is not True:
+            continue
+        size = change_size(row)
+        if size < (HEADLINE_SCALE if kpi in headline else 1.0):
+            continue
+        sig = significance(row, rows.get((shift_month(month, -1), kpi)))
+        weight = size * sig * (HEADLINE_WEIGHT if kpi in headline else 1.0)
+        out.append(Change(row, size, weight, direction_good(row)))
+    return sorted(out, key=lambda c: -c.weight)
+
+
 # --- the rules ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class _Ctx:
-    rows: dict[tuple[str, str], _Row]
+    rows: dict[tuple[str, str], KpiRow]
     month: str
     locale: str
     headline: tuple[str, ...]
 
-    def row(self, kpi: str, months_back: int = 0) -> _Row | None:
+    def row(self, kpi: str, months_back: int = 0) -> KpiRow | None:
         return self.rows.get((shift_month(self.month, -months_back), kpi))
 
     def t(self, key: str) -> str:
@@ -321,42 +398,123 @@ class _Ctx:
         return Note(rule=rule, text=text, kpis=tuple(kpis), severity=severity)
 
 
-def _streak(ctx: _Ctx, kpi: str, start: int, missed: bool) -> int:
+def _streak(
+    rows: Mapping[tuple[str, str], KpiRow], month: str, kpi: str, start: int, missed: bool
+) -> int:
     """How many months in a row, from `start` months back, the target was missed (or met)."""
     k = start
     while True:
-        row = ctx.row(kpi, k)
+        row = rows.get((shift_month(month, -k), kpi))
         if row is None or row.misses_target() is not missed:
             return k - start
         k += 1
 
 
-def _target_rules(ctx: _Ctx) -> list[Note]:
-    notes = []
-    for kpi in RULE_KPIS:
-        row = ctx.row(kpi)
+@dataclass(frozen=True)
+class Miss:
+    """A target missed in the report month: the row, how far off and how long."""
+
+    row: KpiRow
+    gap: float  # relative distance to the target (target_gap)
+    months: int  # months in a row the target has been missed, this one included
+
+    @property
+    def kpi(self) -> str:
+        return self.row.kpi
+
+
+def target_gap(row: KpiRow) -> float:
+    """How far the value is from its target, relative to the target: 50,4 h against at most
+    12 h is 3.2, 60,4 % against 88 % is 0.31. NPS, which can be 0 or negative, is measured in
+    NPS_GAP_SCALE points. 0 when there is nothing to measure."""
+    if row.value is None or row.target is None:
+        return 0.0
+    gap = abs(row.value - row.target)
+    if KPI_BY_ID[row.kpi].unit == "points":
+        return gap / NPS_GAP_SCALE
+    return gap / max(abs(row.target), 1.0)
+
+
+def target_misses(
+    rows: Mapping[tuple[str, str], KpiRow], month: str, kpis: Sequence[str] = RULE_KPIS
+) -> tuple[list[str], list[Miss]]:
+    """The KPIs whose target can be judged this month, and those missed (by more than the
+    shown precision), the farthest first. The streak counts over every month in `rows`."""
+    judged, missed = [], []
+    for kpi in kpis:
+        row = rows.get((month, kpi))
         state = row.misses_target() if row else None
         if row is None or state is None:
             continue
-        assert row.value is not None and row.target is not None
-        value, target = fmt.kpi_values_apart(kpi, row.value, row.target, ctx.locale)
-        if state and value == target:
-            continue  # missed by less than the shown precision: "1,5 % gegen 1,5 %" helps no one
-        label = _label(kpi, ctx.locale)
-        if state:
-            months = _streak(ctx, kpi, 0, missed=True)
-            if months >= TARGET_STREAK_MONTHS:
-                key = f"missed_{KPI_BY_ID[kpi].better}"
-                text = ctx.t(key).format(label=label, months=months, value=value, target=target)
-                chronic = "target_missed_chronic" if months >= CHRONIC_MONTHS else ""
-                notes.append(ctx.note("target_missed_3_months", text, [kpi], chronic))
+        judged.append(kpi)
+        if not state:
+            continue
+        if fmt.target_status(kpi, row.value, row.target) != "missed":
+            # missed by less than the shown precision: the tile says "met", and so do the notes
+            continue
+        missed.append(Miss(row, target_gap(row), _streak(rows, month, kpi, 0, missed=True)))
+    return judged, sorted(missed, key=lambda m: -m.gap)
+
+
+def _miss_text(ctx: _Ctx, m: Miss) -> str:
+    assert m.row.value is not None and m.row.target is not None
+    value, target = fmt.kpi_values_apart(m.kpi, m.row.value, m.row.target, ctx.locale)
+    key = f"missed_{KPI_BY_ID[m.kpi].better}"
+    return ctx.t(key).format(
+        label=label(m.kpi, ctx.locale), months=m.months, value=value, target=target
+    )
+
+
+def _merged_miss_text(ctx: _Ctx, group: list[Miss]) -> str:
+    """ "ART, CSAT, FCR und Kundenabwanderungsrate verfehlen ihre Ziele seit 24, 24, 13 und 9
+    Monaten (am weitesten ART: …)": one line where there would be a line per KPI."""
+    names = _and([label(m.kpi, ctx.locale, start=i == 0) for i, m in enumerate(group)], ctx.locale)
+    counts = [m.months for m in group]
+    if len(set(counts)) == 1:
+        months = ctx.t("each").format(n=counts[0])
+    else:
+        months = _and([str(c) for c in counts], ctx.locale)
+    worst = max(group, key=lambda m: m.gap)
+    assert worst.row.value is not None and worst.row.target is not None
+    value, target = fmt.kpi_values_apart(worst.kpi, worst.row.value, worst.row.target, ctx.locale)
+    at_most = ctx.t("at_most") if KPI_BY_ID[worst.kpi].better == "lower" else ""
+    return ctx.t("missed_many").format(
+        labels=names,
+        months=months,
+        worst=label(worst.kpi, ctx.locale),
+        value=value,
+        target=at_most + target,
+    )
+
+
+def _target_rules(ctx: _Ctx) -> list[Note]:
+    _, missed = target_misses(ctx.rows, ctx.month)
+    streaks = [m for m in missed if m.months >= TARGET_STREAK_MONTHS]
+    notes = []
+    for chronic in (False, True):
+        group = [m for m in streaks if (m.months >= CHRONIC_MONTHS) is chronic]
+        # the longest streak first, then the farthest from its target
+        group.sort(key=lambda m: (-m.months, -m.gap))
+        key = "target_missed_chronic" if chronic else ""
+        if len(group) == 1:
+            text = _miss_text(ctx, group[0])
+        elif group:
+            text = _merged_miss_text(ctx, group)
         else:
-            months = _streak(ctx, kpi, 1, missed=True)
-            if months >= TARGET_STREAK_MONTHS:
-                text = ctx.t("met_again").format(
-                    label=label, months=months, value=value, target=target
-                )
-                notes.append(ctx.note("target_met_again", text, [kpi]))
+            continue
+        notes.append(ctx.note("target_missed_3_months", text, [m.kpi for m in group], key))
+    for kpi in RULE_KPIS:
+        row = ctx.row(kpi)
+        if row is None or row.misses_target() is not False:
+            continue
+        months = _streak(ctx.rows, ctx.month, kpi, 1, missed=True)
+        if months >= TARGET_STREAK_MONTHS:
+            assert row.value is not None and row.target is not None
+            value, target = fmt.kpi_values_apart(kpi, row.value, row.target, ctx.locale)
+            text = ctx.t("met_again").format(
+                label=label(kpi, ctx.locale), months=months, value=value, target=target
+            )
+            notes.append(ctx.note("target_met_again", text, [kpi]))
     return notes
 
 
@@ -372,7 +530,7 @@ def _volume_rule(ctx: _Ctx) -> list[Note]:
         if not moved:
             return []
         items = [
-            f"{_label(r.kpi, ctx.locale, start=i == 0)} {fmt.percent_change(r.rel, ctx.locale)}"
+            f"{label(r.kpi, ctx.locale, start=i == 0)} {fmt.percent_change(r.rel, ctx.locale)}"
             for i, r in enumerate(moved)
         ]
         text = ctx.t("volume_up" if sign > 0 else "volume_down").format(
@@ -383,8 +541,8 @@ def _volume_rule(ctx: _Ctx) -> list[Note]:
     return []
 
 
-def _delta_text(row: _Row, locale: str) -> str:
-    return f"{_label(row.kpi, locale, start=False)} {fmt.kpi_delta(row.kpi, row.delta, locale)}"
+def _delta_text(row: KpiRow, locale: str) -> str:
+    return f"{label(row.kpi, locale, start=False)} {fmt.kpi_delta(row.kpi, row.delta, locale)}"
 
 
 def _faster_rule(ctx: _Ctx) -> list[Note]:
@@ -399,7 +557,7 @@ def _faster_rule(ctx: _Ctx) -> list[Note]:
     ]
     if not fell:
         return []
-    aht_text = f"{_label(aht.kpi, ctx.locale)} {fmt.percent_change(aht.rel, ctx.locale)}"
+    aht_text = f"{label(aht.kpi, ctx.locale)} {fmt.percent_change(aht.rel, ctx.locale)}"
     falls = _and([_delta_text(r, ctx.locale) for r in fell], ctx.locale)
     kpis = [r.kpi for r in fell]
     key = "faster_fcr" if "first_contact_resolution" in kpis else "faster_csat"
@@ -412,7 +570,7 @@ def _closed_rule(ctx: _Ctx) -> list[Note]:
     if not (_moved(fcr, 1, min_abs=FCR_RISE_PP) and _moved(reopen, 1, min_abs=REOPEN_RISE_PP)):
         return []
     assert fcr is not None and reopen is not None
-    fcr_text = f"{_label(fcr.kpi, ctx.locale)} {fmt.kpi_delta(fcr.kpi, fcr.delta, ctx.locale)}"
+    fcr_text = f"{label(fcr.kpi, ctx.locale)} {fmt.kpi_delta(fcr.kpi, fcr.delta, ctx.locale)}"
     reopen_text = _delta_text(reopen, ctx.locale)
     if ctx.locale == "en":
         reopen_text = "the " + reopen_text
@@ -430,56 +588,63 @@ def _survey_rule(ctx: _Ctx) -> list[Note]:
     if not few:
         return []
     items = [
-        f"{_label(r.kpi, ctx.locale, start=False)} (n = {fmt.count(r.n, ctx.locale)})" for r in few
+        f"{label(r.kpi, ctx.locale, start=False)} (n = {fmt.count(r.n, ctx.locale)})" for r in few
     ]
     text = ctx.t("survey").format(items=_and(items, ctx.locale))
     return [ctx.note("survey_too_few_responses", text, [r.kpi for r in few])]
 
 
 def _change_rules(ctx: _Ctx, covered: Collection[str]) -> list[Note]:
-    """Significant changes (headline KPIs, and others when they look large) and large-looking
-    changes the test calls noise. KPIs a combination rule already explained are left out."""
-    significant: list[tuple[tuple, Note]] = []
+    """Real changes (real_changes, by weight) and large-looking changes the test calls noise.
+    KPIs a combination rule already explained are left out."""
+    significant: list[tuple[float, Note]] = []
+    for ch in real_changes(ctx.rows, ctx.month, ctx.headline):
+        if ch.kpi in covered:
+            continue
+        row = ch.row
+        kind = "changed" if ch.good is None else ("better" if ch.good else "worse")
+        key = "change_significant" if ch.good is None else f"change_significant_{kind}"
+        text = ctx.t("significant").format(
+            label=label(ch.kpi, ctx.locale),
+            delta=_change_text(row, ctx.locale),
+            value=fmt.kpi_value(ch.kpi, row.value, ctx.locale),
+            kind=ctx.t(kind),
+        )
+        # the headline KPIs are already weighted in ch.weight: no bonus on top
+        note = Note(
+            "change_significant", text, manual=False, kpis=(ch.kpi,), severity=SEVERITY[key]
+        )
+        significant.append((-ch.weight, note))
     noise: list[tuple[tuple, Note]] = []
     for kpi in RULE_KPIS:
         row = ctx.row(kpi)
         if kpi in covered or row is None or not row.readable or row.delta is None:
             continue
-        if row.significant is None or row.delta == 0:
+        if row.significant is not False or row.delta == 0 or row.n is None:
             continue
-        size = _size(row)
-        headline = kpi in ctx.headline
-        # Headline KPIs first, then the larger change relative to its "looks large" size.
-        rank = (not headline, -size)
-        label = _label(kpi, ctx.locale)
-        if KPI_BY_ID[kpi].unit == "count":
-            # "+459 tickets" needs last month's count to mean anything; "+12 %" does not.
-            delta = fmt.percent_change(row.rel, ctx.locale)
-        else:
-            delta = fmt.kpi_delta(kpi, row.delta, ctx.locale)
-        if row.significant and size >= (HEADLINE_SCALE if headline else 1.0):
-            better = KPI_BY_ID[kpi].better
-            if better == "none":
-                kind, key = "changed", "change_significant"
-            else:
-                good = (row.delta > 0) == (better == "higher")
-                kind = "better" if good else "worse"
-                key = f"change_significant_{kind}"
-            text = ctx.t("significant").format(
-                label=label,
-                delta=delta,
-                value=fmt.kpi_value(kpi, row.value, ctx.locale),
-                kind=ctx.t(kind),
+        size = change_size(row)
+        if size >= 1.0:
+            text = ctx.t("noise").format(
+                label=label(kpi, ctx.locale),
+                delta=_change_text(row, ctx.locale),
+                n=fmt.count(row.n, ctx.locale),
             )
-            significant.append((rank, ctx.note("change_significant", text, [kpi], key)))
-        elif not row.significant and size >= 1.0 and row.n is not None:
-            text = ctx.t("noise").format(label=label, delta=delta, n=fmt.count(row.n, ctx.locale))
-            noise.append((rank, ctx.note("change_within_noise", text, [kpi])))
+            # headline KPIs first, then the larger change relative to its "looks large" size
+            noise.append(
+                ((kpi not in ctx.headline, -size), ctx.note("change_within_noise", text, [kpi]))
+            )
 
-    def best(found: list[tuple[tuple, Note]], k: int) -> list[Note]:
+    def best(found: list, k: int) -> list[Note]:
         return [n for _, n in sorted(found, key=lambda x: (-x[1].severity, x[0]))[:k]]
 
     return best(significant, MAX_SIGNIFICANT_NOTES) + best(noise, MAX_NOISE_NOTES)
+
+
+def _change_text(row: KpiRow, locale: str) -> str:
+    if KPI_BY_ID[row.kpi].unit == "count":
+        # "+459 tickets" needs last month's count to mean anything; "+12 %" does not.
+        return fmt.percent_change(row.rel, locale)
+    return fmt.kpi_delta(row.kpi, row.delta, locale)
 
 
 _COMBINATION_RULES: tuple[Callable[[_Ctx], list[Note]], ...] = (
@@ -493,7 +658,7 @@ def generated_notes(
     history: pd.DataFrame, team: str, month: str, locale: str, headline: Sequence[str] = ()
 ) -> list[Note]:
     """Every generated note for the team and month, most important first (not yet capped)."""
-    ctx = _Ctx(_rows(history, team, month), month, locale, tuple(headline))
+    ctx = _Ctx(kpi_rows(history, team, month), month, locale, tuple(headline))
     notes = _target_rules(ctx)
     combined = [n for rule in _COMBINATION_RULES for n in rule(ctx)]
     covered = {k for n in combined for k in n.kpis}

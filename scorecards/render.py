@@ -33,7 +33,14 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from scorecards import charts
 from scorecards import formatting as fmt
-from scorecards.kpi_catalog import ALL_TEAMS, KPI_BY_ID, KPIS, LOW_SAMPLE_N, reason_text
+from scorecards.kpi_catalog import (
+    ALL_TEAMS,
+    KPI_BY_ID,
+    KPIS,
+    LOW_SAMPLE_N,
+    SERVICE_LEVEL,
+    reason_text,
+)
 from scorecards.report_data import OverviewReport, TeamReport, channel_matrix, kpi_rows_csv
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "reports" / "templates"
@@ -48,15 +55,17 @@ T: dict[str, dict[str, str]] = {
         "manual_note": "Notiz der Analyse",
         "no_notes": "Keine Auffälligkeiten nach den dokumentierten Regeln.",
         "risk": "Abwanderungsrisiko",
-        "at_risk_customers": "Kund:innen mit hohem Risiko",
-        "at_risk_share": "Anteil an den betreuten Kund:innen",
+        "at_risk_customers": "Kundinnen und Kunden mit hohem Risiko",
+        "at_risk_share": "Anteil an den betreuten Kundinnen und Kunden",
         "detractor_share": "Kritiker-Anteil (NPS 0–6)",
-        "top_at_risk": "Die 10 Kund:innen mit dem höchsten Abwanderungsrisiko",
-        "risk_see_list": "Die Kund:innen mit dem höchsten Risiko und ihre Gründe stehen auf Seite 2.",
-        "customer": "Kunde",
+        "top_at_risk": "Die 10 Kundinnen und Kunden mit dem höchsten Abwanderungsrisiko",
+        "customer": "Kennung",
+        "customer_label": "Name",
+        "new_on_list": "neu",
+        "new_legend": "neu: im Vormonat nicht im hohen Band.",
         "score": "Risiko",
         "reasons": "Wichtigste Gründe",
-        "no_high_risk": "Keine Kund:innen dieses Teams im hohen Risikoband.",
+        "no_high_risk": "Keine Kundinnen und Kunden dieses Teams im hohen Risikoband.",
         "risk_not_scored": "Keine Daten: Für diesen Monat wurde kein Abwanderungsrisiko berechnet.",
         "risk_not_scored_why": "Keine Daten: Für diesen Monat wurde kein Abwanderungsrisiko "
         "berechnet ({reason}).",
@@ -73,10 +82,11 @@ T: dict[str, dict[str, str]] = {
         "prev": "ggü. Vormonat",
         "significant": "Signif.?",
         "yoy": "ggü. Vorjahr",
-        "kpi_legend": "Balken: Wert mit 95-%-Intervall (hellblau); senkrechter Strich: Ziel; "
-        "Raute: Vormonat; Graustufen: deutlich verfehlt / knapp / erreicht. Signifikant: "
-        "Änderung zum Vormonat außerhalb der Zufallsschwankung (p < 0,05). ⚠ n < 30: zu "
-        "wenige Fälle, um den Wert zu lesen.",
+        "kpi_legend": "✗: Ziel verfehlt. Balken: Wert mit 95-%-Intervall (hellblau), Skala "
+        "darunter; senkrechter Strich: Ziel; Raute: Vormonat; Graustufen: deutlich verfehlt / "
+        "knapp / erreicht. Signifikant: Änderung zum Vormonat außerhalb der Zufallsschwankung "
+        "(p < 0,05); sonst „keine echte Änderung“. Vorjahr: nur die Differenz, ohne Test. "
+        "⚠ n < 30: zu wenige Fälle, um den Wert zu lesen.",
         "charts": "Verläufe über 13 Monate",
         "appendix": "Anhang",
         "definitions": "Definitionen",
@@ -103,13 +113,16 @@ T: dict[str, dict[str, str]] = {
         "n_low": "n = {n}: zu wenige Fälle",
         "yes": "ja",
         "no": "nein",
-        "tile_legend": "Pfeil und Vorzeichen zeigen die Richtung der Änderung, das Wort "
-        "dahinter, ob sie gut ist. Linie: letzte 13 Monate. Ausgegraut: weniger als 30 Fälle.",
+        "tile_legend": "✗ rot: Ziel verfehlt, ✓: erreicht. Pfeil und besser/schlechter nur "
+        "bei einer echten Änderung zum Vormonat (außerhalb der Zufallsschwankung), rot wenn "
+        "schlechter; ≈ grau: keine echte Änderung. Vorjahr: Differenz ohne Test. Linie: letzte "
+        "13 Monate, gestrichelt das Ziel. Ausgegraut: weniger als 30 Fälle.",
         "volume_caption": "Tickets pro Monat nach Kanal.",
-        "times_caption": "Erste Antwortzeit (nach Erstellungsmonat) und Lösungszeit (nach "
-        "Lösungsmonat): Median und 90. Perzentil.",
+        "times_caption": "Erste Antwortzeit nach Erstellungsmonat: Median (wie die Kachel) "
+        "und 90. Perzentil. Lösungszeit nach Lösungsmonat: Mittelwert (ART, wie die Kachel) "
+        "und Median. Gestrichelt: Ziel.",
         "survey_caption": "CSAT und NPS mit 95-%-Intervall als Band; gestrichelt: Ziel.",
-        "meta": "Bericht für {period} · Stand {date} · Team {team_id}",
+        "meta": "Bericht für {period} · Stand {date}",
         "footer": "{team} · {period} · vertraulich",
         "title": "Service-Scorecard {team} – {period}",
         "subject": "Kennzahlen, Kontext und Abwanderungsrisiko des Teams {team} für {period}",
@@ -129,10 +142,23 @@ T: dict[str, dict[str, str]] = {
         "own_scale": "Skala je Team",
         "overview_subject": "Kernkennzahlen aller Teams und des Gesamtunternehmens für {period}",
         "team": "Team",
-        "overview_legend": "Je Zelle: Wert, darunter Änderung ggü. Vormonat (Pfeil, Vorzeichen, "
-        "besser/schlechter) und Ziel. Grau: n < 30.",
+        "overview_legend": "Je Zelle: Wert, darunter die Änderung ggü. Vormonat. ✗ rot: Ziel "
+        "verfehlt (darunter das Ziel, wenn es nicht für alle gleich ist). Pfeil und "
+        "besser/schlechter nur bei echter Änderung, rot wenn schlechter; „≈“: keine echte "
+        "Änderung. Grau: n < 30.",
+        "target_all": "Ziel {v}",
+        "attention": "Was Aufmerksamkeit braucht",
+        "overview_attention": "Teams, die Aufmerksamkeit brauchen",
+        "nothing_needs_attention": "Kein Team braucht diesen Monat besondere Aufmerksamkeit.",
+        "overview_notes": "Hinweise",
+        "meets": "✓ Ziel {v} erreicht",
+        "misses": "✗ Ziel {v} verfehlt",
+        "within_target": "{v} innerhalb von {t}",
+        "no_real_change": "keine echte Änderung",
         "overview_footer": "Alle Teams · {period} · vertraulich",
         "risk_count_change": "Vormonat {v}",
+        "risk_prev": "Vormonat {v}",
+        "risk_new_count": "{n} neu auf der Liste",
         "risk_share_detail": "von {n} betreuten",
         "detractor_detail": "{n} NPS-Antworten",
     },
@@ -148,8 +174,10 @@ T: dict[str, dict[str, str]] = {
         "at_risk_share": "Share of served customers",
         "detractor_share": "Detractor share (NPS 0–6)",
         "top_at_risk": "The 10 customers at highest risk of churning",
-        "risk_see_list": "The customers at highest risk and their reasons are listed on page 2.",
-        "customer": "Customer",
+        "customer": "Id",
+        "customer_label": "Name",
+        "new_on_list": "new",
+        "new_legend": "new: not in the high band last month.",
         "score": "Risk",
         "reasons": "Main reasons",
         "no_high_risk": "No customers of this team in the high-risk band.",
@@ -168,10 +196,11 @@ T: dict[str, dict[str, str]] = {
         "prev": "vs last month",
         "significant": "Signif.?",
         "yoy": "vs last year",
-        "kpi_legend": "Bar: value with its 95% interval (light blue); vertical line: target; "
-        "diamond: last month; grey bands: clearly missed / close / met. Significant: the change "
-        "since last month is beyond random variation (p < 0.05). ⚠ n < 30: too few cases to read "
-        "the value.",
+        "kpi_legend": "✗: target missed. Bar: value with its 95% interval (light blue), scale "
+        "below; vertical line: target; diamond: last month; grey bands: clearly missed / close / "
+        "met. Significant: the change since last month is beyond random variation (p < 0.05); "
+        "otherwise \u201cno real change\u201d. Last year: the difference only, not tested. "
+        "⚠ n < 30: too few cases to read the value.",
         "charts": "Trends over 13 months",
         "appendix": "Appendix",
         "definitions": "Definitions",
@@ -198,13 +227,16 @@ T: dict[str, dict[str, str]] = {
         "n_low": "n = {n}: too few cases",
         "yes": "yes",
         "no": "no",
-        "tile_legend": "Arrow and sign give the direction of a change, the word after them "
-        "whether it is good. Line: last 13 months. Greyed: fewer than 30 cases.",
+        "tile_legend": "✗ in red: target missed, ✓: met. Arrow and better/worse only for a "
+        "real change since last month (beyond random variation), red when worse; "
+        "≈ in grey: no real change. Last year: the difference, not tested. Line: last 13 months, "
+        "dashed the target. Greyed: fewer than 30 cases.",
         "volume_caption": "Tickets per month by channel.",
-        "times_caption": "First response time (by month created) and resolution time (by month "
-        "resolved): median and 90th percentile.",
+        "times_caption": "First response time by month created: median (as on the tile) and "
+        "90th percentile. Resolution time by month resolved: mean (ART, as on the tile) and "
+        "median. Dashed: target.",
         "survey_caption": "CSAT and NPS with their 95% interval as a band; dashed: target.",
-        "meta": "Report for {period} · as of {date} · team {team_id}",
+        "meta": "Report for {period} · as of {date}",
         "footer": "{team} · {period} · confidential",
         "title": "Service scorecard {team} – {period}",
         "subject": "KPIs, context and churn risk of team {team} for {period}",
@@ -224,19 +256,202 @@ T: dict[str, dict[str, str]] = {
         "own_scale": "scale per team",
         "overview_subject": "Headline KPIs of all teams and the company for {period}",
         "team": "Team",
-        "overview_legend": "Each cell: value, below it the change since last month (arrow, sign, "
-        "better/worse) and the target. Grey: n < 30.",
+        "overview_legend": "Each cell: value, below it the change since last month. ✗ in red: "
+        "target missed (with the target below when it differs between teams). Arrow and "
+        "better/worse only for a real change, red when worse; \u201c≈\u201d: no real change. "
+        "Grey: n < 30.",
+        "target_all": "target {v}",
+        "attention": "What needs attention",
+        "overview_attention": "Teams that need attention",
+        "nothing_needs_attention": "No team needs particular attention this month.",
+        "overview_notes": "Notes",
+        "meets": "✓ meets target {v}",
+        "misses": "✗ misses target {v}",
+        "within_target": "{v} within {t}",
+        "no_real_change": "no real change",
         "overview_footer": "All teams · {period} · confidential",
         "risk_count_change": "last month {v}",
+        "risk_prev": "last month {v}",
+        "risk_new_count": "{n} new on the list",
         "risk_share_detail": "of {n} served",
         "detractor_detail": "{n} NPS responses",
     },
 }
 
 DATASET_LABELS = {
-    "de": {"tickets": "Tickets", "survey_responses": "Umfrageantworten", "customers": "Kund:innen"},
+    "de": {
+        "tickets": "Tickets",
+        "survey_responses": "Umfrageantworten",
+        "customers": "Kundinnen und Kunden",
+    },
     "en": {"tickets": "Tickets", "survey_responses": "Survey responses", "customers": "Customers"},
 }
+
+
+# Headline tiles are a quarter of the page wide: their titles must fit on one line, so the long
+# catalogue labels get a short form here (the table on page 2 prints the full label).
+TILE_LABELS: dict[str, dict[str, str]] = {
+    "de": {
+        "first_response_time": "Erste Antwort (FRT)",
+        "first_response_within_target": "Antwort in Zielzeit",
+        "average_resolution_time": "Lösungszeit Ø (ART)",
+        "resolved_within_target": "Lösung in Zielzeit",
+        "average_handling_time": "Bearbeitung Ø (AHT)",
+        "first_contact_resolution": "Erstlösung (FCR)",
+        "resolution_rate": "Lösungsrate",
+        "escalation_rate": "Eskalationsrate",
+        "reopen_rate": "Wiedereröffnungen",
+        "self_service_rate": "Self-Service-Quote",
+        "csat": "Zufriedenheit (CSAT)",
+        "nps": "Net Promoter Score",
+        "ces": "Kundenaufwand (CES)",
+        "churn_rate": "Abwanderungsrate",
+        "at_risk_customers": "Hohes Risiko (Anzahl)",
+        "at_risk_share": "Hohes Risiko (Anteil)",
+        "detractor_share": "Kritiker-Anteil",
+    },
+    "en": {
+        "first_response_time": "First response (FRT)",
+        "first_response_within_target": "Answered in target",
+        "average_resolution_time": "Resolution time (ART)",
+        "resolved_within_target": "Resolved in target",
+        "average_handling_time": "Handling time (AHT)",
+        "first_contact_resolution": "First contact (FCR)",
+        "ces": "Customer effort (CES)",
+        "csat": "Satisfaction (CSAT)",
+        "at_risk_customers": "At high risk (count)",
+        "at_risk_share": "At high risk (share)",
+    },
+}
+
+# The appendix explains each KPI in plain words, without the data contract's column names
+# (`handle_time_s`, `contacts = 1`): the catalogue's definitions are written for analysts and
+# docs/metrics.md. KPIs not listed here print the catalogue's text.
+PLAIN_DEFINITIONS: dict[str, dict[str, str]] = {
+    "de": {
+        "first_response_time": "Median der Zeit von der Erstellung eines Tickets bis zur ersten "
+        "Antwort, über die im Monat erstellten Tickets mit erster Antwort: die Hälfte wartete "
+        "kürzer, die Hälfte länger.",
+        "average_resolution_time": "Mittelwert der Zeit von der Erstellung eines Tickets bis zu "
+        "seiner Lösung, über die im Monat gelösten Tickets.",
+        "average_handling_time": "Mittelwert der erfassten Bearbeitungszeit je Ticket, über die "
+        "im Monat gelösten Tickets, für die sie erfasst ist.",
+        "wait_time": "Mittelwert der Wartezeit bis zur Annahme (Telefon, Chat), über die im Monat "
+        "erstellten Tickets, für die sie erfasst ist.",
+        "first_contact_resolution": "Anteil der im Monat gelösten Tickets, die mit einem einzigen "
+        "Kontakt gelöst und nicht wiedereröffnet wurden.",
+        "self_service_rate": "Anteil der im Monat erstellten Tickets, die über Self-Service "
+        "kamen und vor Monatsende gelöst sind.",
+        "churn_rate": "Von den zu Monatsbeginn aktiven Kundinnen und Kunden (vorher gewonnen "
+        "und nicht vorher abgewandert) und, für ein Team, von ihm betreut (ein Ticket des Teams "
+        "in den 90 Tagen vor Monatsbeginn): der Anteil, der im Monat abgewandert ist.",
+        "at_risk_customers": "Am Monatsende aktive Kundinnen und Kunden, deren geschätztes "
+        "Abwanderungsrisiko im hohen Band liegt; für ein Team jene, deren Hauptteam es ist (die "
+        "meisten ihrer Tickets in den letzten 90 Tagen). Leer, wenn der Monat nicht bewertet "
+        "werden konnte.",
+    },
+    "en": {
+        "first_response_time": "Median time from a ticket's creation to its first response, "
+        "over the tickets created in the month that have one: half waited less, half longer.",
+        "average_resolution_time": "Mean time from a ticket's creation to its resolution, over "
+        "the tickets resolved in the month.",
+        "average_handling_time": "Mean recorded handling time per ticket, over the tickets "
+        "resolved in the month that have one.",
+        "wait_time": "Mean wait until a phone call or chat was taken, over the tickets created "
+        "in the month that have one.",
+        "first_contact_resolution": "Share of the tickets resolved in the month that were solved "
+        "in a single contact and not reopened.",
+        "self_service_rate": "Share of the tickets created in the month that came through "
+        "self-service and are resolved before the month ends.",
+        "churn_rate": "Of the customers active at the start of the month (won before it, not "
+        "lost before it) and, for a team, served by it (a ticket of the team in the 90 days "
+        "before the month starts): the share lost in the month.",
+        "at_risk_customers": "Customers active at the end of the month whose estimated churn "
+        "risk is in the high band; for a team, those whose primary team it is (most of their "
+        "tickets in the last 90 days). Empty when the month could not be scored.",
+    },
+}
+
+# Quarantine reasons are stored in English (validation.py, mapping.py); German PDFs translate
+# them, the column names included. An unknown reason prints as stored rather than vanish.
+_REASONS_DE: dict[str, str] = {
+    "unknown channel": "unbekannter Kanal",
+    "first response before creation": "erste Antwort vor der Erstellung",
+    "resolved before creation": "gelöst vor der Erstellung",
+    "contacts below 1": "weniger als ein Kontakt",
+    "unknown survey type": "unbekannter Umfragetyp",
+    "score out of range": "Bewertung außerhalb der Skala",
+    "churned before customer_since": "abgewandert vor Beginn der Kundenbeziehung",
+    "no team and no ticket_id": "weder Team noch Ticket-ID",
+    "no team and ticket_id not among accepted tickets": "kein Team, und die Ticket-ID gehört zu "
+    "keinem gültigen Ticket",
+    "submitted before its ticket was created": "abgegeben vor der Erstellung des Tickets",
+}
+_REASON_PREFIXES_DE: dict[str, str] = {
+    "missing required value: ": "Pflichtwert fehlt: ",
+    "unparsable timestamp: ": "Zeitpunkt nicht lesbar: ",
+    "not a boolean: ": "kein Ja/Nein-Wert: ",
+    "not a number: ": "keine Zahl: ",
+    "negative value: ": "negativer Wert: ",
+    "not a whole number: ": "keine ganze Zahl: ",
+    "control character in ": "Steuerzeichen in ",
+    "timestamp in the future: ": "Zeitpunkt in der Zukunft: ",
+    "duplicate ticket_id with conflicting values in: ": "doppelte Ticket-ID mit abweichenden "
+    "Werten in: ",
+    "duplicate response_id with conflicting values in: ": "doppelte Antwort-ID mit "
+    "abweichenden Werten in: ",
+    "duplicate customer_id with conflicting values in: ": "doppelte Kundennummer mit "
+    "abweichenden Werten in: ",
+}
+COLUMNS_DE: dict[str, str] = {
+    "ticket_id": "Ticket-ID",
+    "customer_id": "Kundennummer",
+    "agent_id": "Bearbeiter-ID",
+    "response_id": "Antwort-ID",
+    "team": "Team",
+    "channel": "Kanal",
+    "created_at": "Erstellung",
+    "first_response_at": "erste Antwort",
+    "resolved_at": "Lösung",
+    "handle_time_s": "Bearbeitungszeit",
+    "wait_time_s": "Wartezeit",
+    "contacts": "Kontakte",
+    "reopened": "wiedereröffnet",
+    "escalated": "eskaliert",
+    "survey_type": "Umfragetyp",
+    "score": "Bewertung",
+    "submitted_at": "Abgabezeitpunkt",
+    "customer_since": "Kunde seit",
+    "churned_at": "Abwanderung",
+    "segment": "Segment",
+}
+
+
+def quarantine_reason(reason: str, locale: str) -> str:
+    """A stored quarantine reason in the report's language ("; " joins several)."""
+    if locale != "de" or not isinstance(reason, str):
+        return reason
+    out = []
+    for part in reason.split("; "):
+        if part in _REASONS_DE:
+            out.append(_REASONS_DE[part])
+            continue
+        for en, de in _REASON_PREFIXES_DE.items():
+            if part.startswith(en):
+                cols = part[len(en) :].split(", ")
+                out.append(de + ", ".join(COLUMNS_DE.get(c, c) for c in cols))
+                break
+        else:
+            out.append(part)
+    return "; ".join(out)
+
+
+def tile_label(kpi: str, locale: str) -> str:
+    return TILE_LABELS[locale].get(kpi) or fmt.kpi_label(kpi, locale)
+
+
+def definition(kpi: str, locale: str) -> str:
+    return PLAIN_DEFINITIONS[locale].get(kpi) or getattr(KPI_BY_ID[kpi], f"definition_{locale}")
 
 
 GENERATED = "generated"
@@ -406,32 +621,53 @@ class Renderer:
             "period": period,
             "running_title": t["overview_kicker"],
             "footer": t["overview_footer"].format(period=period),
-            "meta_line": t["meta"].format(
-                period=period, date=fmt.date(o.report_date, loc), team_id=ALL_TEAMS
-            ),
+            "meta_line": t["meta"].format(period=period, date=fmt.date(o.report_date, loc)),
         }
+        everyone = [(ALL_TEAMS, t["company"]), *o.teams]
+        # A target the same for every row goes into the column head; otherwise a missed cell
+        # carries its own target under the change.
+        uniform: dict[str, str] = {}
+        for k in o.columns:
+            shown = {fmt.kpi_value(k, o.value(tid, k, "target"), loc) for tid, _ in everyone}
+            if len(shown) == 1 and math.isfinite(o.value(ALL_TEAMS, k, "target")):
+                uniform[k] = shown.pop()
         columns = [
-            {"label": fmt.kpi_short_label(k, loc), "better": _better_text(k, loc)}
+            {
+                "label": fmt.kpi_short_label(k, loc),
+                "better": _better_text(k, loc),
+                "target": t["target_all"].format(v=uniform[k]) if k in uniform else "",
+            }
             for k in o.columns
         ]
         rows = []
-        for tid, name in [(ALL_TEAMS, t["company"]), *o.teams]:
+        for tid, name in everyone:
             cells = []
             for k in o.columns:
                 v, prev = o.value(tid, k), o.value(tid, k, "prev_value")
                 target, n = o.value(tid, k, "target"), o.value(tid, k, "n")
-                d = _cell_delta(fmt.change(k, v, prev, loc, ""))
+                sig = o.value(tid, k, "change_significant")
+                low = math.isfinite(n) and n < LOW_SAMPLE_N and KPI_BY_ID[k].kind != "count"
+                d = fmt.change(
+                    k, v, prev, loc, "", significant=None if math.isnan(sig) else bool(sig)
+                )
+                if d["tone"] == "noise" and d["text"] != fmt.NO_DATA[loc]:
+                    # Within random variation: "≈ +1,2" in grey, no arrow and no word.
+                    change = {"text": f"≈\u202f{d['text']}", "judgement": "", "tone": "noise"}
+                else:
+                    change = _cell_delta(d)
+                status = "" if low else fmt.target_status(k, v, target)
                 cells.append(
                     {
                         "value": fmt.kpi_value(k, v, loc),
-                        "change": d["text"],
-                        "judgement": d["judgement"],
+                        "status": status,
+                        "mark": fmt.STATUS_MARK["missed"] if status == "missed" else "",
+                        "change": change["text"],
+                        "judgement": change["judgement"],
+                        "tone": change["tone"],
                         "target": t["target_is"].format(v=fmt.kpi_value(k, target, loc))
-                        if math.isfinite(target)
+                        if status == "missed" and k not in uniform
                         else "",
-                        "low_sample": math.isfinite(n)
-                        and n < LOW_SAMPLE_N
-                        and KPI_BY_ID[k].kind != "count",
+                        "low_sample": low,
                         "reason": "" if math.isfinite(v) else o.reason(tid, k),
                     }
                 )
@@ -450,7 +686,11 @@ class Renderer:
             trend_caption=t["overview_trends_caption"].format(
                 first=fmt.month_name(o.months[0], loc), last=period
             ),
-            notes=o.notes,
+            notes=[n for n in o.notes if getattr(n, "manual", False)],
+            generated_notes=[n for n in o.notes if not getattr(n, "manual", False)]
+            + list(getattr(o, "generated_notes", None) or []),
+            attention=_attention(getattr(o, "attention", None)),
+            has_attention=hasattr(o, "attention"),
         )
 
     def _overview_trends(
@@ -486,7 +726,14 @@ class Renderer:
             for k in o.trend_kpis:
                 v = series[tid][k]
                 colour = charts.INK if tid == ALL_TEAMS else charts.OKABE_ITO["blue"]
-                svg = charts.sparkline_svg(v, width=90, height=20, scale=scales[k], colour=colour)
+                svg = charts.sparkline_svg(
+                    v,
+                    width=90,
+                    height=20,
+                    scale=scales[k],
+                    colour=colour,
+                    target=o.value(tid, k, "target"),
+                )
                 last = v[np.isfinite(v)][-1] if np.isfinite(v).any() else math.nan
                 cells.append(
                     {
@@ -515,13 +762,14 @@ class Renderer:
             "period": period,
             "running_title": f"{t['kicker']} · {r.team_name}",
             "footer": t["footer"].format(team=r.team_name, period=period),
-            "meta_line": t["meta"].format(period=period, date=date, team_id=r.team_id),
+            "meta_line": t["meta"].format(period=period, date=date),
         }
         return self.team_template.render(
             locale=loc,
             t=t,
             doc=doc,
             team_name=r.team_name,
+            attention=_attention(getattr(r, "attention", None))[:3],
             tiles=[self._tile(r, k) for k in r.headline if k in cur.index],
             notes=r.notes,
             risk=self._risk(r, pseudonymised, high),
@@ -531,7 +779,7 @@ class Renderer:
                 [
                     {
                         "label": fmt.kpi_label(k, loc),
-                        "definition": getattr(KPI_BY_ID[k], f"definition_{loc}"),
+                        "definition": definition(k, loc),
                         "denominator": getattr(KPI_BY_ID[k], f"denominator_{loc}"),
                     }
                     for k in self._kpis_shown(r)
@@ -547,25 +795,53 @@ class Renderer:
 
     def _tile(self, r: TeamReport, kpi: str) -> dict:
         loc, t = r.locale, T[r.locale]
-        row = r.current().loc[kpi]
+        cur = r.current()
+        row = cur.loc[kpi]
         value, target, n = _f(row.value), _f(row.target), _f(row.n)
         hist = r.series(kpi).value.to_numpy(dtype=float)
+        low = bool(n < LOW_SAMPLE_N)
+        status = fmt.target_status(kpi, value, target)
+        target_text = fmt.kpi_value(kpi, target, loc)
+        prev = fmt.change(kpi, value, _f(row.prev_value), loc, t["vs_prev"], significant=_sig(row))
+        if prev["tone"] == "noise" and prev["arrow"] != "►":
+            # Within random variation: "≈ +1,3 Pp." in grey, no arrow and no "better" (the
+            # legend says: no real change). Words would wrap on five tiles.
+            prev = {**prev, "arrow": "≈", "judgement": ""}
         return {
-            "label": fmt.kpi_label(kpi, loc),
+            "label": tile_label(kpi, loc),
+            "full_label": fmt.kpi_label(kpi, loc),
             "value": fmt.kpi_value(kpi, value, loc),
             "reason": _reason(row, loc),
-            "target": t["target_is"].format(v=fmt.kpi_value(kpi, target, loc))
-            if math.isfinite(target)
-            else t["no_target"],
-            "prev": fmt.change(kpi, value, _f(row.prev_value), loc, t["vs_prev"]),
-            "yoy": fmt.change(kpi, value, _f(row.yoy_value), loc, t["vs_yoy"]),
+            "status": "" if low else status,
+            "target": (t["misses"] if status == "missed" else t["meets"]).format(v=target_text)
+            if status
+            else (
+                t["target_is"].format(v=target_text) if math.isfinite(target) else t["no_target"]
+            ),
+            "service_level": self._service_level(r, kpi, cur),
+            "prev": prev,
+            "yoy": _neutral_change(kpi, value, _f(row.yoy_value), loc, t["vs_yoy"]),
             # A KPI the data cannot give has no sample to warn about: its reason says it all.
             "n": "" if _reason(row, loc) else _n_text(n, loc),
-            "low_sample": bool(n < LOW_SAMPLE_N),
-            "spark": self.fetcher.add_image(charts.sparkline_svg(hist)),
-            "spark_alt": _series_text(r.team_name, kpi, r.months, hist, r.locale),
+            "low_sample": low,
+            "spark": self.fetcher.add_image(charts.sparkline_svg(hist, target=target)),
+            "spark_alt": _series_text(r.team_name, kpi, r.months, hist, r.locale)
+            + (f"; {t['target']} {target_text}" if math.isfinite(target) else ""),
             "better": _better_text(kpi, loc),
         }
+
+    def _service_level(self, r: TeamReport, kpi: str, cur: pd.DataFrame) -> str:
+        """The share within the time target, under a time tile whose service-level KPI exists:
+        a median of 5 minutes against a 60-minute target can hide 40 % waiting longer."""
+        sl = {v: k for k, v in SERVICE_LEVEL.items()}.get(kpi)
+        if sl is None or sl not in cur.index:
+            return ""
+        share, target = _f(cur.loc[sl].value), _f(cur.loc[kpi].target)
+        if not (math.isfinite(share) and math.isfinite(target)):
+            return ""
+        return T[r.locale]["within_target"].format(
+            v=fmt.kpi_value(sl, share, r.locale), t=fmt.kpi_value(kpi, target, r.locale)
+        )
 
     def _kpi_rows(self, r: TeamReport) -> list[dict]:
         loc, t = r.locale, T[r.locale]
@@ -577,8 +853,10 @@ class Renderer:
             lo, hi, n = _f(row.ci_low), _f(row.ci_high), _f(row.n)
             sig = row.change_significant
             low = bool(n < LOW_SAMPLE_N)
-            pd_ = fmt.change(kpi, value, prev, loc, "")
-            yd = fmt.change(kpi, value, _f(row.yoy_value), loc, "")
+            pd_ = fmt.change(kpi, value, prev, loc, "", significant=_sig(row))
+            yd = _neutral_change(kpi, value, _f(row.yoy_value), loc, "")
+            status = "" if low else fmt.target_status(kpi, value, target)
+            a, b = charts.bullet_scale(kpi, value, target, prev, hi)
             alt = (
                 f"{fmt.kpi_label(kpi, loc)}: {fmt.kpi_value(kpi, value, loc)}"
                 + (f", {t['ci']} {fmt.interval(kpi, lo, hi, loc)}" if math.isfinite(lo) else "")
@@ -598,13 +876,20 @@ class Renderer:
                     "label": fmt.kpi_label(kpi, loc),
                     "better": _better_text(kpi, loc),
                     "value": fmt.kpi_value(kpi, value, loc),
+                    "status": status,
+                    "mark": fmt.STATUS_MARK["missed"] if status == "missed" else "",
+                    "scale": _scale_labels(kpi, a, b, loc),
                     "ci": fmt.interval(kpi, lo, hi, loc) or "–",
                     "target": fmt.kpi_value(kpi, target, loc) if math.isfinite(target) else "–",
                     "bullet": self.fetcher.add_image(
                         charts.bullet_svg(kpi, value, target, prev, lo, hi, faded=low)
                     ),
                     "bullet_alt": alt,
-                    "prev_change": _cell_delta(pd_),
+                    # Within random variation: the number in grey, and "nein" in the
+                    # significance column says why it carries no arrow and no judgement.
+                    "prev_change": {**_cell_delta(pd_), "judgement": ""}
+                    if pd_["tone"] == "noise"
+                    else _cell_delta(pd_),
                     "significant": "–"
                     if sig is None or pd.isna(sig)
                     else (t["yes"] if bool(sig) else t["no"]),
@@ -620,7 +905,13 @@ class Renderer:
         loc, t = r.locale, T[r.locale]
         out = []
         vol = charts.volume_chart(channel_matrix(r.channels, r.months), r.months, loc)
-        times = charts.times_chart(r.times, r.months, loc)
+        times = charts.times_chart(
+            r.times,
+            r.months,
+            loc,
+            frt=r.series("first_response_time"),
+            art=r.series("average_resolution_time"),
+        )
         survey = charts.survey_chart(r.series("csat"), r.series("nps"), r.months, loc)
         for chart, cap in (
             (vol, "volume_caption"),
@@ -654,10 +945,23 @@ class Renderer:
         out["count_change"] = t["risk_count_change"].format(
             v=fmt.kpi_value("at_risk_customers", _f(count.prev_value), loc)
         )
+        new_count = getattr(r, "at_risk_new", None)
+        if new_count is not None:
+            out["count_change"] += " · " + t["risk_new_count"].format(n=fmt.count(new_count, loc))
         out["share"] = (
             fmt.kpi_value("at_risk_share", _f(share.value), loc)
             if share is not None
             else fmt.NO_DATA[loc]
+        )
+        out["share_prev"] = (
+            t["risk_prev"].format(v=fmt.kpi_value("at_risk_share", _f(share.prev_value), loc))
+            if share is not None
+            else ""
+        )
+        out["detractors_prev"] = (
+            t["risk_prev"].format(v=fmt.kpi_value("detractor_share", _f(det.prev_value), loc))
+            if det is not None
+            else ""
         )
         trend = r.series("at_risk_share").value.to_numpy(dtype=float)
         out["share_spark"] = self.fetcher.add_image(charts.sparkline_svg(trend))
@@ -684,13 +988,24 @@ class Renderer:
             else ""
         )
         reasons_col = f"reasons_{loc}"
+        label_col = _first_column(r.at_risk, ("display_label", "customer_label", "label"))
+        new_col = _first_column(r.at_risk, ("new_on_list", "is_new", "new"))
+        if label_col is not None and not r.at_risk[label_col].map(_truthy).any():
+            label_col = None  # an empty column says nothing
+        out["has_label"] = label_col is not None
+        out["label_heading"] = getattr(r, "label_heading", "") or t["customer_label"]
+        out["has_new"] = new_col is not None
         if r.at_risk is not None:
-            for row in r.at_risk.itertuples():
+            for row in r.at_risk.to_dict("records"):
+                label = row.get(label_col) if label_col else None
                 out["rows"].append(
                     {
-                        "id": row.display_id,
-                        "score": fmt.number(100 * row.score, loc, 0) + fmt._UNIT_SUFFIX["%"][loc],
-                        "reasons": getattr(row, reasons_col) or "–",
+                        "id": row["display_id"],
+                        "label": label if isinstance(label, str) and label else "–",
+                        "new": bool(new_col) and _truthy(row.get(new_col)),
+                        "score": fmt.number(100 * row["score"], loc, 0)
+                        + fmt._UNIT_SUFFIX["%"][loc],
+                        "reasons": row.get(reasons_col) or "–",
                     }
                 )
         out["legend"] = t["risk_legend"].format(
@@ -717,7 +1032,7 @@ class Renderer:
         reasons = [
             {
                 "dataset": labels.get(x.dataset, x.dataset),
-                "reason": x.reason,
+                "reason": quarantine_reason(x.reason, loc),
                 "rows": fmt.count(x.rows, loc),
             }
             for x in r.reasons.itertuples()
@@ -769,9 +1084,89 @@ def _halves(items: list[dict]) -> list[list[dict]]:
 
 
 def _cell_delta(d: dict) -> dict:
-    if not d["arrow"]:
-        return {"text": "–", "judgement": ""}
-    return {"text": f"{d['arrow']}\u202f{d['text']}", "judgement": d["judgement"]}
+    """A change for a table cell: "▲ +2,7 Min." with its judgement; a change within random
+    variation without arrow ("+2,7 Min.", "keine echte Änderung"), toned down."""
+    if d["text"] in ("", fmt.NO_DATA["de"], fmt.NO_DATA["en"]) or (
+        not d["arrow"] and d.get("tone") not in ("noise", "untested")
+    ):
+        return {"text": "–", "judgement": "", "tone": ""}
+    arrow = f"{d['arrow']}\u202f" if d["arrow"] else ""
+    return {"text": arrow + d["text"], "judgement": d["judgement"], "tone": d.get("tone", "")}
+
+
+def _scale_labels(kpi: str, a: float, b: float, locale: str) -> list[str]:
+    """The bullet graph's scale printed under it: its ends, and zero when it lies between."""
+    unit = KPI_BY_ID[kpi].unit
+    digits = 0 if abs(b - a) >= 5 else 1
+
+    def lab(x: float) -> str:
+        text = fmt.number(x, locale, digits)
+        return "+" + text if unit == "points" and x > 0 else text
+
+    mid = [lab(0.0)] if a < 0 < b else []
+    suffix = fmt._UNIT_SUFFIX[unit][locale]
+    return [lab(a), *mid, lab(b) + suffix]
+
+
+def _truthy(x: object) -> bool:
+    """True for a set flag or a non-empty label; False for None, NaN and pd.NA."""
+    try:
+        if pd.isna(x):  # type: ignore[arg-type]
+            return False
+    except (TypeError, ValueError):
+        pass
+    return bool(x)
+
+
+def _first_column(df: pd.DataFrame | None, names: Sequence[str]) -> str | None:
+    """The first of `names` that `df` has: the churn list's optional columns."""
+    if df is None:
+        return None
+    return next((c for c in names if c in df.columns), None)
+
+
+def _attention(items: object) -> list[str]:
+    """Attention sentences as plain text, whatever form report_data gives them in: strings,
+    or objects with a `text` (and, for the overview, a `team_name`)."""
+    out = []
+    for item in items or []:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, tuple) and len(item) == 2:
+            out.append(f"{item[0]}: {item[1]}")
+        else:
+            text = getattr(item, "text", None) or str(item)
+            name = getattr(item, "team_name", None)
+            out.append(f"{name}: {text}" if name and not text.startswith(name) else text)
+    return out
+
+
+def _sig(row: pd.Series) -> bool | None:
+    """Whether the change since last month is significant; None when not known."""
+    sig = row.get("change_significant") if hasattr(row, "get") else None
+    if sig is None or pd.isna(sig):
+        return None
+    return bool(sig)
+
+
+def _neutral_change(kpi: str, cur: float, ref: float, locale: str, label: str) -> dict:
+    """A change that was not tested (against last year): the signed difference only, no arrow
+    and no better/worse, so noise is never dressed up as news."""
+    if not (math.isfinite(cur) and math.isfinite(ref)):
+        return {
+            "arrow": "",
+            "text": fmt.NO_DATA[locale],
+            "label": label,
+            "judgement": "",
+            "tone": "",
+        }
+    return {
+        "arrow": "",
+        "text": fmt.kpi_delta(kpi, cur - ref, locale),
+        "label": label,
+        "judgement": "",
+        "tone": "untested",
+    }
 
 
 def first_page_png(pdf: bytes, scale: float = 0.9) -> bytes:

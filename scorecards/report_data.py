@@ -18,9 +18,17 @@ import duckdb
 import pandas as pd
 
 from scorecards import warehouse
-from scorecards.churn import display_ids
+from scorecards.attention import (
+    TeamAttention,
+    TeamStatus,
+    attention_sentences,
+    overview_attention,
+    overview_notes,
+    team_status,
+)
+from scorecards.churn import display_ids, display_labels
 from scorecards.contract import CHANNELS
-from scorecards.kpi_catalog import ALL_TEAMS, reason_text, without_absent_inputs
+from scorecards.kpi_catalog import ALL_TEAMS, SERVICE_LEVEL, reason_text, without_absent_inputs
 from scorecards.notes import Note, context_notes
 from scorecards.periods import month_range, parse_month, shift_month
 from scorecards.settings import Settings, TeamConfig
@@ -42,6 +50,17 @@ class MonthData:
     reasons: pd.DataFrame  # the month's quarantine_reasons rows: dataset, reason, rows
     churn: pd.DataFrame | None  # the month's customer_churn_risk rows; None when not scored
     report_date: dt.date
+    # team_kpis rows of every month up to this one (every team and ALL): the notes' and the
+    # attention list's streaks count over the whole history, not only the 13 months shown.
+    # None: use `kpis`.
+    history: pd.DataFrame | None = None
+
+    # P−1's band-high customers (customer_id, team) for "new on the list since last month";
+    # None when P−1 was not scored (then nobody can be called new).
+    churn_prev_high: pd.DataFrame | None = None
+
+    def full_history(self) -> pd.DataFrame:
+        return self.kpis if self.history is None else self.history
 
 
 @dataclass(frozen=True)
@@ -59,10 +78,25 @@ class TeamReport:
     times: pd.DataFrame  # period, frt_median, frt_p90, res_median, res_p90 (this team)
     ingest: pd.DataFrame
     reasons: pd.DataFrame
-    at_risk: pd.DataFrame | None  # top customers: display_id, score, band, reasons
+    # top customers: display_id, score, band, reasons_de/_en, the signals; `label` (the
+    # customers column churn.label_column, pseudonymised with the ids; None where the data has
+    # none) and `new` (True: not on this team's high-risk list last month; NA: last month was
+    # not scored)
+    at_risk: pd.DataFrame | None
     risk_scored: bool
     notes: list = field(default_factory=list)  # scorecards.notes.Note, manual first
     report_date: dt.date = dt.date(1970, 1, 1)
+    # "What needs attention": at most three plain-text sentences in the team's language, most
+    # important first (missed targets, real declines, real improvements); [] in a quiet month.
+    attention: list[str] = field(default_factory=list)
+    # the facts behind them (scorecards.attention.TeamStatus): the e-mail subject reads it
+    status: TeamStatus | None = None
+    # customers of this team in band high that were not on its list last month (all of them,
+    # not only the top ten shown); None when last month was not scored
+    at_risk_new: int | None = None
+    # heading of the at-risk list's label column in the team's language; "" when no label is
+    # configured or the data has none this month (then leave the column out)
+    label_heading: str = ""
 
     def current(self, team: str | None = None) -> pd.DataFrame:
         """This month's KPI rows of the team (or ALL), indexed by KPI id."""
@@ -76,11 +110,64 @@ class TeamReport:
         df = self.kpis[(self.kpis.team == t) & (self.kpis.kpi == kpi)].set_index("period")
         return df.reindex(self.months)
 
+    def service_level(self, team: str | None = None) -> dict[str, dict[str, float | bool | None]]:
+        """What the FRT and ART tiles need besides their own KPI: for `first_response_time` and
+        `average_resolution_time`, this month's share of tickets within the target (the
+        service-level KPI), its 95% interval, n, last month, last year, significance and the time
+        target it is measured against. A KPI without a target (or without data) has value None
+        and `reason` saying why (in the report's language)."""
+        cur = self.current(team)
+        out: dict[str, dict[str, float | bool | None]] = {}
+        for share_kpi, base in SERVICE_LEVEL.items():
+            out[base] = _figure(cur, share_kpi, self.locale) | {
+                "kpi": share_kpi,
+                "time_target": _num(cur, base, "target"),
+                "median_or_mean": _num(cur, base, "value"),
+            }
+        return out
+
+    def churn_figures(self, team: str | None = None) -> dict[str, dict[str, float | bool | None]]:
+        """Every churn figure of the churn section with its last-month value: the at-risk count
+        and share, the detractor share and the churn rate (value, prev_value, yoy_value, n,
+        ci_low, ci_high, change_significant, target, reason), and `at_risk_new` as
+        {"value": the count new on the list, "prev_value": None}."""
+        cur = self.current(team)
+        out = {k: _figure(cur, k, self.locale) for k in CHURN_FIGURES}
+        out["at_risk_new"] = {"value": self.at_risk_new, "prev_value": None}
+        return out
+
     def fingerprint(self) -> str:
         """A short hash of the KPI rows the report shows: two reports with equal fingerprints
         were made from the same numbers."""
         csv = kpi_rows_csv(self).encode("utf-8")
         return hashlib.sha256(csv).hexdigest()[:16]
+
+
+# The figures of the churn section, in the order shown.
+CHURN_FIGURES: tuple[str, ...] = (
+    "at_risk_customers",
+    "at_risk_share",
+    "detractor_share",
+    "churn_rate",
+)
+_FIGURE_COLUMNS = ("value", "prev_value", "yoy_value", "n", "ci_low", "ci_high", "target")
+
+
+def _num(cur: pd.DataFrame, kpi: str, col: str) -> float | None:
+    if kpi not in cur.index or col not in cur.columns:
+        return None
+    v = cur.at[kpi, col]
+    return None if v is None or pd.isna(v) else float(v)
+
+
+def _figure(cur: pd.DataFrame, kpi: str, locale: str) -> dict[str, float | bool | None]:
+    """One KPI's month as plain numbers (None where empty), its significance and no-data reason."""
+    out: dict[str, float | bool | None] = {c: _num(cur, kpi, c) for c in _FIGURE_COLUMNS}
+    sig = cur.at[kpi, "change_significant"] if kpi in cur.index else None
+    out["change_significant"] = None if sig is None or pd.isna(sig) else bool(sig)
+    reason = cur.at[kpi, "no_data_reason"] if kpi in cur.index and "no_data_reason" in cur else None
+    out["reason"] = reason_text(reason, locale) or None
+    return out
 
 
 def report_date(month: str) -> dt.date:
@@ -154,13 +241,29 @@ def load_month(settings: Settings, month: str) -> MonthData:
             [month],
         ).df()
         churn = None
+        churn_prev_high = None
         if warehouse.table_exists(con, "customer_churn_risk"):
+            label = _label_sql(con, settings)
             churn = con.execute(
-                "SELECT * FROM customer_churn_risk WHERE period = ? ORDER BY score DESC, customer_id",
+                f"SELECT r.*, {label} AS label FROM customer_churn_risk r "
+                "LEFT JOIN customers c USING (customer_id) "
+                "WHERE r.period = ? ORDER BY r.score DESC, r.customer_id",
                 [month],
             ).df()
             if churn.empty:
                 churn = None
+            prev = shift_month(month, -1)
+            if con.execute(
+                "SELECT count(*) FROM customer_churn_risk WHERE period = ?", [prev]
+            ).fetchone()[0]:
+                churn_prev_high = con.execute(
+                    "SELECT customer_id, team FROM customer_churn_risk "
+                    "WHERE period = ? AND band = 'high'",
+                    [prev],
+                ).df()
+        history = con.execute(
+            "SELECT * FROM team_kpis WHERE period <= ? ORDER BY period, team", [month]
+        ).df()
     if month not in set(kpis.period):
         raise LookupError(
             f"no team KPIs for {month} in {settings.warehouse_path}: materialize team_kpis "
@@ -176,15 +279,48 @@ def load_month(settings: Settings, month: str) -> MonthData:
         reasons=reasons,
         churn=churn,
         report_date=report_date(month),
+        history=history,
+        churn_prev_high=churn_prev_high,
     )
 
 
-def _at_risk(settings: Settings, churn: pd.DataFrame | None, team: str) -> pd.DataFrame | None:
+def _label_sql(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+    """The customers column shown as a customer's label (churn.label_column), NULL when none is
+    configured or the warehouse predates the column."""
+    col = settings.teams_file.churn.label_column
+    if col is None:
+        return "NULL::VARCHAR"
+    have = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'customers'"
+        ).fetchall()
+    }
+    return f"c.{col}" if col in have else "NULL::VARCHAR"
+
+
+def _at_risk(
+    settings: Settings, churn: pd.DataFrame | None, team: str, prev_high: pd.DataFrame | None
+) -> tuple[pd.DataFrame | None, int | None]:
+    """The team's top customers at high risk with display id, label and whether each is new on
+    the team's list since last month, and how many of all its high-risk customers are new."""
     if churn is None:
-        return None
-    top = churn[(churn.team == team) & (churn.band == "high")].head(TOP_AT_RISK).copy()
+        return None, None
+    high = churn[(churn.team == team) & (churn.band == "high")]
+    if prev_high is None:
+        new = pd.Series(pd.NA, index=high.index, dtype="boolean")
+    else:
+        before = set(prev_high.customer_id[prev_high.team == team])
+        new = (~high.customer_id.isin(before)).astype("boolean")
+    top = high.head(TOP_AT_RISK).copy()
     top["display_id"] = display_ids(settings, top.customer_id).to_numpy()
-    return top.drop(columns=["customer_id"]).reset_index(drop=True)
+    if "label" not in top.columns:
+        top["label"] = None
+    labels = top["label"].astype(object).where(top["label"].notna(), None)
+    top["label"] = display_labels(settings, labels).to_numpy() if labels.notna().any() else None
+    top["new"] = new.loc[top.index].to_numpy()
+    count_new = None if prev_high is None else int(new.sum())
+    return top.drop(columns=["customer_id"]).reset_index(drop=True), count_new
 
 
 def team_report(
@@ -212,8 +348,14 @@ def team_report(
         "first_contact_resolution",
         "csat",
     ]
+    at_risk, at_risk_new = _at_risk(settings, data.churn, team.id, data.churn_prev_high)
+    churn_cfg = settings.teams_file.churn
+    has_label = at_risk is not None and at_risk["label"].notna().any()
+    history = data.full_history()
+    own = without_absent_inputs(history[history.team == team.id])
+    status = team_status(own, team.id, data.month, team.name, headline)
     notes = context_notes(
-        without_absent_inputs(kpis[kpis.team == team.id]),
+        own,
         team.id,
         data.month,
         team.locale,
@@ -232,10 +374,14 @@ def team_report(
         times=times.reset_index(drop=True),
         ingest=data.ingest,
         reasons=data.reasons,
-        at_risk=_at_risk(settings, data.churn, team.id),
+        at_risk=at_risk,
         risk_scored=data.churn is not None,
         notes=notes,
         report_date=data.report_date,
+        attention=attention_sentences(status, team.locale),
+        status=status,
+        at_risk_new=at_risk_new,
+        label_heading=churn_cfg.label_heading.get(team.locale, "") if has_label else "",
     )
 
 
@@ -270,6 +416,13 @@ class OverviewReport:
     trend_kpis: list[str]
     notes: list = field(default_factory=list)  # manual notes for all teams
     report_date: dt.date = dt.date(1970, 1, 1)
+    # the teams that need attention, most urgent first, one line each (TeamAttention.text
+    # starts with the team's display name); [] when none does
+    attention: list[TeamAttention] = field(default_factory=list)
+    # the overview's own notes (scorecards.notes.Note, manual=False): KPIs several teams miss,
+    # then the company figures' context notes
+    generated_notes: list = field(default_factory=list)
+    statuses: list[TeamStatus] = field(default_factory=list)  # every team's, config order
 
     def reason(self, team: str, kpi: str) -> str:
         """Why the team's KPI has no value this month, in the overview's language."""
@@ -296,6 +449,20 @@ def overview_report(
     notes = [
         Note(rule="manual", text=n, manual=True) for n in (manual_notes or {}).get(ALL_TEAMS, [])
     ]
+    history = data.full_history()
+    present = set(history.team[history.period == data.month])
+    statuses = [
+        team_status(
+            without_absent_inputs(history[history.team == t.id]),
+            t.id,
+            data.month,
+            t.name,
+            list(t.headline_kpis),
+        )
+        for t in settings.teams.values()
+        if t.id in present
+    ]
+    company = without_absent_inputs(history[history.team == ALL_TEAMS])
     return OverviewReport(
         month=data.month,
         months=data.months,
@@ -306,4 +473,9 @@ def overview_report(
         trend_kpis=list(cfg.trend_kpis),
         notes=notes,
         report_date=data.report_date,
+        attention=overview_attention(statuses, cfg.locale),
+        generated_notes=overview_notes(
+            statuses, company, ALL_TEAMS, data.month, cfg.locale, list(cfg.kpis)
+        ),
+        statuses=statuses,
     )

@@ -161,6 +161,13 @@ class ChurnConfig(_Strict):
     bands: ChurnBands = Field(default_factory=ChurnBands)
     pseudonymise_ids: bool = False
     id_key_env: str = Field(default="SCORECARDS_ID_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    # The customers column shown next to each customer at risk (a name or an account owner,
+    # mapped onto the contract column `label` in sources.yaml), or null for none; pseudonymised
+    # with the ids when pseudonymise_ids is on. Its heading on the scorecards, per language.
+    label_column: Literal["label", "segment"] | None = "label"
+    label_heading: dict[Literal["de", "en"], str] = Field(
+        default_factory=lambda: {"de": "Kunde", "en": "Customer"}
+    )
 
     @model_validator(mode="after")
     def _enough_months(self) -> ChurnConfig:

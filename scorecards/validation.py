@@ -8,8 +8,10 @@ validates ten rows in a test and ten million in the benchmark.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -24,6 +26,7 @@ from scorecards.contract import (
     UNDATED,
     Dataset,
 )
+from scorecards.csv_out import write_csv_atomic
 from scorecards.sql import sql_ident, sql_in, sql_str
 
 ACCEPTED, QUARANTINED, DUPLICATE = "accepted", "quarantined", "duplicate"
@@ -335,3 +338,20 @@ def quarantine_frame(
         """,
         [period],
     ).df()
+
+
+def write_quarantine(
+    con: duckdb.DuckDBPyConnection, result: ValidationResult, folder: Path, months: Sequence[str]
+) -> list[Path]:
+    """One CSV per month (and `undated`) with the quarantined rows under `folder`; a month that
+    is clean now loses its old file."""
+    written: list[Path] = []
+    for month in [*months, UNDATED]:
+        path = folder / f"{month}.csv"
+        frame = quarantine_frame(con, result, month)
+        if len(frame):
+            write_csv_atomic(frame, path)
+            written.append(path)
+        else:
+            path.unlink(missing_ok=True)
+    return written

@@ -91,6 +91,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         for col in ("superseded", "filtered"):
             con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {col} BIGINT DEFAULT 0")
     con.execute("ALTER TABLE team_kpis ADD COLUMN IF NOT EXISTS no_data_reason VARCHAR")
+    con.execute("ALTER TABLE customers ADD COLUMN IF NOT EXISTS label VARCHAR")
     # Ledgers from before content hashes: their rows match a scorecard by its PDF bytes only.
     con.execute("ALTER TABLE delivery_ledger ADD COLUMN IF NOT EXISTS content_sha256 VARCHAR")
 

@@ -186,9 +186,10 @@ def test_backfill_sends_nothing_schedule_sends_once_rerun_sends_none(world, serv
     assert scheduled.success
     got = _by_recipient(server)
     assert set(got) == EVERYONE and all(len(v) == 1 for v in got.values())
-    assert {m["Subject"] for m in got["a1@example.com"]} == {
-        "Service-Scorecard Oktober 2026: Team Alpha"
-    }
+    # the subject carries the month's status: "Team Alpha, Oktober 2026: 1 von 2 Zielen …"
+    assert [m["Subject"].split(": ")[0] for m in got["a1@example.com"]] == [
+        "Team Alpha, Oktober 2026"
+    ]
     meta = _materialization(scheduled, "scorecard_emails").metadata
     assert meta["sent"].value == 4 and meta["failed"].value == 0
     gate = [c for c in scheduled.get_asset_check_evaluations() if c.check_name == "delivery_gate"]
@@ -237,11 +238,8 @@ def test_backfill_sends_nothing_schedule_sends_once_rerun_sends_none(world, serv
     )
     assert asked.success
     assert len(server.messages) == 6 + 2 * 4
-    subjects = {r.message()["Subject"] for r in server.messages}
-    assert {
-        "Service scorecard August 2026: Team Beta",
-        "Service scorecard September 2026: Team Beta",
-    } <= subjects
+    subjects = {r.message()["Subject"].split(": ")[0] for r in server.messages}
+    assert {"Team Beta, August 2026", "Team Beta, September 2026"} <= subjects
 
 
 def test_gate_failure_alerts_admins_and_sends_no_scorecard(world, server) -> None:

@@ -121,7 +121,7 @@ def test_each_recipient_gets_their_own_scorecard_over_starttls(env: Env, server)
     assert server.sessions == 1
 
     de = got["a1@example.com"][0]
-    assert de["Subject"] == "Service-Scorecard April 2026: Team Alpha"
+    assert de["Subject"].startswith("Team Alpha, April 2026: ")  # then the month's status
     assert de["From"] == "Service Scorecards <scorecards@example.com>"
     assert de["Reply-To"] == "analytics@example.com"
     assert de["To"] == "a1@example.com" and de["Cc"] is None and de["Bcc"] is None
@@ -129,20 +129,24 @@ def test_each_recipient_gets_their_own_scorecard_over_starttls(env: Env, server)
     text = de.get_body(("plain",)).get_content()
     html = de.get_body(("html",)).get_content()
     assert "Guten Tag" in text and "April 2026" in text and "ggü. Vormonat" in text
-    assert '<html lang="de">' in html and "Auf einen Blick" in html
+    assert '<html lang="de">' in html and "Kennzahlen gegen Ziel" in html
     [att] = list(de.iter_attachments())
     assert att.get_filename() == "Scorecard_Team_Alpha_2026-04.pdf"
     assert att.get_content_type() == "application/pdf"
     assert att.get_content() == _pdf(env, "alpha")
 
     en = got["b1@example.com"][0]
-    assert en["Subject"] == "Service scorecard April 2026: Team Beta"
+    assert en["Subject"].startswith("Team Beta, April 2026: ")
     assert "Hello" in en.get_body(("plain",)).get_content()
     assert [a.get_content() for a in en.iter_attachments()] == [_pdf(env, "beta")]
 
     boss = got["boss@example.com"][0]
     assert [a.get_filename() for a in boss.iter_attachments()] == ["Scorecard_Overview_2026-04.pdf"]
-    assert boss.get_body(("plain",)).get_content().count("\n- ") == 3  # three headline KPIs
+    boss_text = boss.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert boss["Subject"].startswith("All teams overview, April 2026: ")
+    # every overview KPI against its target, after what needs attention
+    kpis = boss_text.split("KPIs against target:\n")[1].split("\n\n")[0]
+    assert kpis.count("- ") == len(env.settings().teams_file.overview.kpis)
 
     ledger = _ledger(env)
     assert list(ledger.status) == ["sent"] * 4

@@ -124,6 +124,8 @@ def _wilson(k: int, n: int) -> tuple[float, float]:
     [
         ("ticket_volume", 5, 5),
         ("first_response_time", 45.0, 4),  # A1 30, A2 90, A3 60, A5 15 min; A4 has none
+        # within alpha's 60-minute target: A1, A3 (exactly 60 counts) and A5, not A2
+        ("first_response_within_target", 75.0, 4),
         ("average_resolution_time", 15.25, 4),  # resolved in April: A1 2h, A2 10h, A5 1h, M1 48h
         ("average_handling_time", 700 / 60, 3),  # A1 600 s, A2 1200 s, M1 300 s
         ("wait_time", 1.0, 1),  # only A1 has a wait time
@@ -191,6 +193,20 @@ def test_previous_month_target_and_yoy(kpis: pd.DataFrame) -> None:
     assert csat.prev_value == 0.0 and csat.target == 80
     assert _get(kpis, "alpha", "first_response_time").target == 60
     assert pd.isna(_get(kpis, "beta", "csat").target)
+
+
+def test_service_level_without_a_target_is_no_data(kpis: pd.DataFrame) -> None:
+    # alpha has no resolution-time target, beta no target at all, the company none here
+    for team, kpi, reason in (
+        ("alpha", "resolved_within_target", "no resolution-time target configured"),
+        ("beta", "first_response_within_target", "no first-response-time target configured"),
+        ("ALL", "resolved_within_target", "no resolution-time target configured"),
+    ):
+        row = _get(kpis, team, kpi)
+        assert pd.isna(row.value) and row.n == 0 and row.no_data_reason == reason, (team, kpi)
+    fr = _get(kpis, "alpha", "first_response_within_target")
+    assert (fr.ci_low, fr.ci_high) == tuple(pytest.approx(x, abs=1e-5) for x in _wilson(3, 4))
+    assert pd.isna(fr.prev_value)  # March's tickets M1, M2 have no first response: 0 of 0
 
 
 def test_table_shape(kpis: pd.DataFrame) -> None:

@@ -69,7 +69,7 @@ def test_message_parts_language_and_attachment() -> None:
     assert "Scorecard_Abrechnung_2026-10.pdf" in text
     assert "\n\n\n" not in text  # no template blank-line clutter
     html = msg.get_body(("html",)).get_content()
-    assert '<html lang="de">' in html and "Auf einen Blick" in html
+    assert '<html lang="de">' in html and "Kennzahlen gegen Ziel" in html
     [att] = list(msg.iter_attachments())
     assert att.get_filename() == "Scorecard_Abrechnung_2026-10.pdf"
     assert att.get_content() == pdf
@@ -188,3 +188,32 @@ def test_schedule_defaults() -> None:
 
     d = DeliveryConfig()
     assert d.schedule.cron == "0 7 2 * *" and d.schedule.enabled and d.max_attempts == 4
+
+
+def test_reply_to_defaults_to_the_admins_and_takes_several_addresses() -> None:
+    from scorecards.mail import default_reply_to
+
+    assert default_reply_to("help@example.com", ["a@example.com"]) == "help@example.com"
+    assert (
+        default_reply_to("", ["a@example.com", "b@example.com"]) == "a@example.com, b@example.com"
+    )
+    assert default_reply_to(None, []) is None
+    msg = MailBuilder().scorecard(
+        _summary(),
+        b"%PDF",
+        sender="s@example.com",
+        to="lead@example.com",
+        reply_to=default_reply_to(None, ["a@example.com", '"Ops, 2nd level" <b@example.com>']),
+        msg_id="<r@example.com>",
+    )
+    parsed = _roundtrip(msg)
+    assert [a.addr_spec for a in parsed["Reply-To"].addresses] == ["a@example.com", "b@example.com"]
+    with pytest.raises(ValueError):
+        MailBuilder().scorecard(
+            _summary(),
+            b"%PDF",
+            sender="s@example.com",
+            to="x@example.com",
+            msg_id="<m@x>",
+            reply_to="not-an-address",
+        )

@@ -119,9 +119,12 @@ def test_target_missed_does_not_fire(rows: list[dict]) -> None:
     assert "target_missed_3_months" not in rules(gen(*rows))
 
 
-def test_target_missed_shows_enough_decimals_to_tell_value_and_target_apart() -> None:
-    (note,) = gen(*streak("churn_rate", [1.52, 1.6, 1.7], 1.5))
-    assert note.text.endswith("(zuletzt 1,52\u00a0% gegen höchstens 1,50\u00a0%).")
+def test_target_missed_is_judged_at_the_precision_the_tile_shows() -> None:
+    # 1.52 % against at most 1.50 % reads "1,5 % · Ziel 1,5 % ✓" on the tile: no note may
+    # contradict it (v1 said "1,52 % gegen höchstens 1,50 %")
+    assert gen(*streak("churn_rate", [1.52, 1.6, 1.7], 1.5)) == []
+    (note,) = gen(*streak("churn_rate", [1.56, 1.6, 1.7], 1.5))
+    assert note.text.endswith("(zuletzt 1,6\u00a0% gegen höchstens 1,5\u00a0%).")
 
 
 def test_a_chronic_miss_ranks_after_this_months_real_change() -> None:
@@ -415,13 +418,28 @@ def test_survey_without_a_count_says_nothing() -> None:
 # --- robustness -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kpi", ["at_risk_share", "detractor_share", "made_up_kpi"])
+@pytest.mark.parametrize("kpi", ["at_risk_customers", "made_up_kpi"])
 def test_kpis_the_rules_do_not_know_are_ignored(kpi: str) -> None:
     # rows that would give a target note and a change note to any KPI the rules judge
     rows = [row(kpi, 90, prev=10, sig=True, target=5, back=b) for b in range(4)]
     rows += [row(kpi, 90, n=5, back=4)]
     assert kpi not in N.RULE_KPIS
     assert gen(*rows) == []
+
+
+def test_churn_and_detractor_share_are_judged_like_any_kpi() -> None:
+    # Enterprise, November 2026: detractor share 13.7 % → 31.1 %, significant
+    det = row("detractor_share", 31.1, prev=13.7, sig=True)
+    (de,) = gen(det)
+    assert de.rule == "change_significant" and de.kpis == ("detractor_share",)
+    assert de.text.startswith(
+        "Kritiker-Anteil +17,4\u00a0Pp. gegenüber Vormonat (jetzt 31,1\u00a0%)"
+    )
+    assert "echte Verschlechterung" in de.text
+    (en,) = gen(det, locale="en")
+    assert en.text.startswith("Detractor share +17.4\u00a0pp vs last month")
+    risk = streak("at_risk_share", [9.0, 8.5, 8.2], 5.0)
+    assert "Anteil mit hohem Abwanderungsrisiko liegt seit 3 Monaten" in gen(*risk)[0].text
 
 
 def test_other_teams_and_later_months_are_ignored() -> None:
@@ -530,13 +548,98 @@ def test_manual_first_then_by_severity_and_capped() -> None:
     assert len(only_manual) == 3 and all(n.manual for n in only_manual)
 
 
-def test_headline_kpis_rank_first() -> None:
+def test_real_changes_rank_by_effect_size_and_the_headline_breaks_near_ties() -> None:
     rows = [
-        row("escalation_rate", 7.0, prev=5.0, sig=True),  # +40 % relative
-        row("self_service_rate", 20.0, prev=40.0, sig=True),  # −50 % relative
+        row("escalation_rate", 7.0, prev=5.0, sig=True),  # +40 % relative: 1.6 x large
+        row("self_service_rate", 20.0, prev=40.0, sig=True),  # −20 pp: 10 x large
     ]
-    assert gen(*rows)[0].kpis == ("self_service_rate",)  # the larger relative change
-    assert gen(*rows, headline=("escalation_rate",))[0].kpis == ("escalation_rate",)
+    assert gen(*rows)[0].kpis == ("self_service_rate",)
+    # a headline KPI weighs HEADLINE_WEIGHT more: not enough to hide a change six times larger
+    assert gen(*rows, headline=("escalation_rate",))[0].kpis == ("self_service_rate",)
+    close = [
+        row("escalation_rate", 7.0, prev=5.0, sig=True),  # 1.6 x large, x 1.5 as headline
+        row("reopen_rate", 8.6, prev=6.0, sig=True),  # +43 % relative: 1.73 x large
+    ]
+    assert gen(*close)[0].kpis == ("reopen_rate",)
+    assert gen(*close, headline=("escalation_rate",))[0].kpis == ("escalation_rate",)
+
+
+def test_a_collapse_is_not_cut_by_the_cap_in_favour_of_small_headline_moves() -> None:
+    # Retouren, November 2026: NPS 0 → −45 and ART 30 → 45.5 h, both real, were cut by the
+    # four-note cap in favour of headline moves such as reopen rate +2.3 pp.
+    rows = [
+        row("nps", -45.1, prev=0.0, sig=True),
+        row("average_resolution_time", 45.5, prev=30.0, sig=True),
+        row("reopen_rate", 8.6, prev=6.3, sig=True),
+        row("first_contact_resolution", 71.0, prev=73.1, sig=True),
+        row("first_response_time", 64.0, prev=58.0, sig=True),
+        row("csat", 77.0, prev=79.0, sig=True),
+    ]
+    head = ("first_response_time", "first_contact_resolution", "reopen_rate", "csat")
+    real = [n.kpis[0] for n in gen(*rows, headline=head) if n.rule == "change_significant"]
+    assert len(real) == N.MAX_SIGNIFICANT_NOTES
+    assert real[:2] == ["nps", "average_resolution_time"]
+
+
+def test_significance_from_the_intervals_weighs_in() -> None:
+    # two changes of the same size; the one far beyond the 5 % level ranks first
+    a = row("escalation_rate", 7.0, prev=5.0, sig=True) | {"ci_low": 6.9, "ci_high": 7.1}
+    b = row("reopen_rate", 7.0, prev=5.0, sig=True) | {"ci_low": 5.2, "ci_high": 8.8}
+    prev_a = row("escalation_rate", 5.0, back=1) | {"ci_low": 4.9, "ci_high": 5.1}
+    prev_b = row("reopen_rate", 5.0, back=1) | {"ci_low": 3.2, "ci_high": 6.8}
+    notes = gen(b, a, prev_b, prev_a)
+    assert [n.kpis[0] for n in notes] == ["escalation_rate", "reopen_rate"]
+    rows = N.kpi_rows(table(a, prev_a, b, prev_b), TEAM, MONTH)
+    assert (
+        N.significance(
+            rows[(MONTH, "escalation_rate")], rows[(N.shift_month(MONTH, -1), "escalation_rate")]
+        )
+        == N.SIGNIFICANCE_CAP
+    )
+    assert N.significance(rows[(MONTH, "reopen_rate")], None) == 1.0
+
+
+# --- v2: repetitive target notes merged, streaks over the whole history -------------------------
+
+
+def test_missed_targets_merge_into_one_note_with_every_streak() -> None:
+    rows = streak("average_resolution_time", [50.4] * 24, 12)
+    rows += streak("csat", [60.4] * 24, 88)
+    rows += streak("first_contact_resolution", [61.0] * 13, 80)
+    rows += streak("churn_rate", [1.4] * 9, 0.8)
+    notes = gen(*rows, locale="en")
+    assert rules(notes) == ["target_missed_3_months"]
+    assert notes[0].text == (
+        "ART, CSAT, FCR, and churn rate have missed their targets for 24, 24, 13, and 9 months "
+        "(farthest: ART, 50.4\u00a0h vs at most 12.0\u00a0h)."
+    )
+    assert notes[0].kpis == (
+        "average_resolution_time",
+        "csat",
+        "first_contact_resolution",
+        "churn_rate",
+    )
+    (de,) = gen(*rows)
+    assert de.text == (
+        "ART, CSAT, FCR und Kundenabwanderungsrate verfehlen ihre Ziele seit 24, 24, 13 und 9 "
+        "Monaten (am weitesten ART: 50,4\u00a0Std. gegen höchstens 12,0\u00a0Std.)."
+    )
+
+
+def test_new_streaks_and_chronic_ones_are_two_notes_and_equal_streaks_say_each() -> None:
+    rows = streak("csat", [70.0] * 4, 80) + streak("nps", [5.0] * 4, 20)
+    rows += streak("average_resolution_time", [30.0] * 8, 24)
+    notes = gen(*rows)
+    # equal streaks: the farther from its target first (NPS 15 of NPS_GAP_SCALE points, CSAT
+    # 12.5 % of its target)
+    assert [n.severity for n in notes] == [
+        N.SEVERITY["target_missed_3_months"],
+        N.SEVERITY["target_missed_chronic"],
+    ]
+    assert notes[0].text.startswith(
+        "Net Promoter Score und CSAT verfehlen ihre Ziele seit jeweils 4 Monaten"
+    )
+    assert notes[1].text.startswith("ART liegt seit 8 Monaten über dem Zielwert")
 
 
 def test_manual_notes_must_be_lists_of_text() -> None:

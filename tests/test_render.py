@@ -301,7 +301,9 @@ def test_at_risk_list_shows_own_customers_with_reasons(
     env: Env, published: publish.PublishResult
 ) -> None:
     alpha, beta = _text(_pdf(env, "alpha")), _text(_pdf(env, "beta"))
-    assert "Die 10 Kund:innen mit dem höchsten Abwanderungsrisiko" in alpha
+    # One gender form (issue 13): the pair form, as in the definitions.
+    assert "Die 10 Kundinnen und Kunden mit dem höchsten Abwanderungsrisiko" in alpha
+    assert "Kund:innen" not in alpha
     for i in range(9):
         assert f"AC{i}" in alpha and f"BC{i}" in beta
     assert "1 Eskalationen" in alpha and "1 escalations" in beta
