@@ -336,10 +336,17 @@ def _is_timeout(exc: BaseException) -> bool:
     )
 
 
+# Headers are folded only past this length (RFC 5322's limit is 998): folded at 78, a subject
+# that says the month's status gets an empty first line or a doubled blank in some clients.
+HEADER_LINE = 400
+
+
 def _flatten(msg: EmailMessage) -> bytes:
     """The message as sent: what smtplib's send_message would transmit (CRLF line ends)."""
     with io.BytesIO() as buf:
-        BytesGenerator(buf, policy=msg.policy.clone(linesep="\r\n")).flatten(msg)
+        BytesGenerator(
+            buf, policy=msg.policy.clone(linesep="\r\n", max_line_length=HEADER_LINE)
+        ).flatten(msg)
         return buf.getvalue()
 
 
@@ -394,7 +401,7 @@ class FileOutbox:
         path = self.folder / f"{name}.eml"
         tmp = path.with_name(path.name + ".tmp")
         try:
-            tmp.write_bytes(msg.as_bytes(policy=SMTP_POLICY))
+            tmp.write_bytes(msg.as_bytes(policy=SMTP_POLICY.clone(max_line_length=HEADER_LINE)))
             os.replace(tmp, path)
         except OSError as exc:
             tmp.unlink(missing_ok=True)

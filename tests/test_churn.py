@@ -379,6 +379,9 @@ def _write(env: Env, customers: pd.DataFrame, tickets: pd.DataFrame, surveys: pd
     s[list(SURVEYS.column_names)].to_csv(env.landing / "surveys" / "surveys.csv", index=False)
     c = customers.copy()
     c["churned_at"] = _iso(c.churned_at)
+    for col in CUSTOMERS.column_names:
+        if col not in c:
+            c[col] = ""
     (env.landing / "customers").mkdir(parents=True, exist_ok=True)
     c[list(CUSTOMERS.column_names)].to_csv(env.landing / "customers" / "customers.csv", index=False)
 

@@ -217,3 +217,22 @@ def test_reply_to_defaults_to_the_admins_and_takes_several_addresses() -> None:
             msg_id="<m@x>",
             reply_to="not-an-address",
         )
+
+
+def test_a_long_status_subject_is_written_on_one_line(tmp_path) -> None:  # noqa: ANN001
+    """Folded at 78 characters, Python puts such a subject on a continuation line after an empty
+    first one, which clients show with a leading blank (or a doubled one inside umlaut words)."""
+    from email.message import EmailMessage
+
+    from scorecards.smtp import FileOutbox
+
+    subject = "Enterprise Accounts, November 2026: 7 of 7 targets missed, Detractor share up"
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"], msg["To"] = "a@example.com", "b@example.com"
+    msg.set_content("body")
+    FileOutbox(tmp_path).send(msg, "a@example.com", ["b@example.com"], "m")
+    raw = (tmp_path / "m.eml").read_bytes()
+    assert f"Subject: {subject}\r\n".encode() in raw or f"Subject: {subject}\n".encode() in raw
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    assert parsed["Subject"] == subject
