@@ -1,8 +1,9 @@
 """Rendering benchmark: `make bench` (`python -m scorecards.bench_render`).
 
 Renders one month's scorecards for 100 teams (and the overview) from a warehouse with 13 months
-of history: first in one process (seconds per scorecard per core), then with the default number
-of worker processes (wall-clock throughput on this machine). Reports the file sizes and pages.
+of history: first in one process (seconds per scorecard per core, and the overview alone), then
+with the default number of worker processes (wall-clock throughput on this machine). Reports the
+file sizes and pages.
 
 The data (100 teams, 13 months, 50,000 tickets a month) is generated and loaded once under
 `bench-data/render/` and reused while the generator arguments stay the same. Nothing here
@@ -112,6 +113,12 @@ def run(root: Path) -> dict:
     single = build_scorecards(settings, MONTH, teams=teams[1:21], workers=1, overview=False)
     out["per_scorecard_one_core_s"] = (time.perf_counter() - t0) / 20
     assert not first.failures and not single.failures, (first.failures, single.failures)
+    # The overview alone, in one process: it looks up 100 teams × 13 months, which once made it
+    # take as long as 30 scorecards without showing in the figure per scorecard.
+    t0 = time.perf_counter()
+    alone = build_scorecards(settings, MONTH, teams=[], workers=1, overview=True)
+    out["overview_one_core_s"] = time.perf_counter() - t0
+    assert not alone.failures, alone.failures
 
     t0 = time.perf_counter()
     result = build_scorecards(settings, MONTH, workers=default_workers())
@@ -143,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"scorecards {MONTH}: {r['teams']} teams + overview\n"
         f"  one process:  {r['per_scorecard_one_core_s']:.2f} s per scorecard per core "
-        f"(first team incl. set-up {r['first_team_s']:.2f} s)\n"
+        f"(first team incl. set-up {r['first_team_s']:.2f} s); "
+        f"overview {r['overview_one_core_s']:.1f} s\n"
         f"  {r['workers']} workers:    {r['all_wall_s']:.1f} s for all, "
         f"{r['per_scorecard_wall_s']:.2f} s per scorecard wall-clock\n"
         f"  files:        median {r['kb_median']:.0f} KB, max {r['kb_max']:.0f} KB, "

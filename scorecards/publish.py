@@ -88,16 +88,19 @@ def _render_team(report: TeamReport, pseudonymised: bool, high: float) -> tuple[
     return out.pdf, out.pages
 
 
-def _team_job(team_id: str) -> tuple[bytes, int]:
+def _team_job(team_id: str) -> tuple[bytes, int, str]:
+    """The team's PDF, its page count and what it says (for the delivery ledger,
+    scorecards/content.py), all from the one report built here."""
     settings = _job["settings"]
     report = team_report(settings, _job["data"], settings.teams[team_id], _job["manual"])
-    return _render_team(report, _job["pseudo"], _job["high"])
+    pdf, pages = _render_team(report, _job["pseudo"], _job["high"])
+    return pdf, pages, content_sha256(report, pseudonymised=_job["pseudo"], high=_job["high"])
 
 
-def _overview_job() -> tuple[bytes, int]:
+def _overview_job() -> tuple[bytes, int, str]:
     report = overview_report(_job["settings"], _job["data"], _job["manual"])
     out = _get_renderer().render_overview(report)
-    return out.pdf, out.pages
+    return out.pdf, out.pages, content_sha256(report)
 
 
 def _write(path: Path, pdf: bytes) -> None:
@@ -144,13 +147,14 @@ def build_scorecards(
     outdir = scorecard_dir(settings, month)
     result = PublishResult(month)
 
-    # Jobs are (name, function, arguments); the overview goes first, being the longest.
+    # Jobs are (name, function, arguments); the overview goes first, being the longest (about
+    # four scorecards' time).
     jobs = ([(OVERVIEW, _overview_job, ())] if overview else []) + [
         (tid, _team_job, (tid,)) for tid in wanted
     ]
     init_args = (settings, data, manual, pseudo, high)
     n_workers = min(workers or default_workers(), len(jobs))
-    rendered: dict[str, tuple[bytes, int]] = {}
+    rendered: dict[str, tuple[bytes, int, str]] = {}
     if n_workers <= 1:
         _init(*init_args)
         for name, fn, args in jobs:
@@ -173,15 +177,11 @@ def build_scorecards(
 
     for name in [*wanted, OVERVIEW]:
         if name in rendered:
-            pdf, pages = rendered[name]
+            # content: what the PDF says, hashed by the job from the report it rendered (the
+            # parent would otherwise build every report a second time, in series)
+            pdf, pages, content = rendered[name]
             path = outdir / f"{name}.pdf"
             _write(path, pdf)
-            # what the PDF says, for the delivery ledger (scorecards/content.py)
-            if name == OVERVIEW:
-                content = content_sha256(overview_report(settings, data, manual))
-            else:
-                report = team_report(settings, data, settings.teams[name], manual)
-                content = content_sha256(report, pseudonymised=pseudo, high=high)
             write_record(path, pdf, content)
             result.files.append(_file(name, path, pdf, pages))
     return result
