@@ -240,7 +240,7 @@ class Ledger:
     def open(
         cls, path: Path, month: str, run_id: str, channel: str, clock: Clock = utc_now
     ) -> Iterator[Ledger]:
-        with warehouse.connect(path, short=True) as con:
+        with warehouse.connect(path) as con:
             yield cls(con, month, run_id, channel, clock)
 
     @contextlib.contextmanager

@@ -98,14 +98,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 @contextlib.contextmanager
 def connect(
-    path: Path, read_only: bool = False, wait_s: float = 120.0, short: bool = False
+    path: Path, read_only: bool = False, wait_s: float = 120.0
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse, waiting while another run holds DuckDB's single-writer lock.
-
-    `short`: one small write (a delivery-ledger step). Its commit is durable in the write-ahead
-    log already; folding the log into the file on every close would cost a third of the step,
-    so that is left to the next ordinary session (or DuckDB's own threshold).
-    """
+    """Open the warehouse, waiting while another run holds DuckDB's single-writer lock."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if read_only and not path.exists():
         # A read before anything was written sees an empty warehouse, not an error.
@@ -136,8 +131,6 @@ def connect(
     try:
         if not read_only:
             ensure_schema(con)
-            if short:
-                con.execute("PRAGMA disable_checkpoint_on_shutdown")
         yield con
     finally:
         con.close()
