@@ -463,8 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(_parts_table(reruns)))
     print(
         f"\n  ledger writes alone ({ledger['writes']} writes, one run):\n"
-        f"    one connection for all writes (as deliver does) {ledger['one_connection_ms']:7.2f} ms each\n"
-        f"    the warehouse opened and closed for every write  {ledger['per_write_ms']:7.2f} ms each\n"
+        f"    one connection for all writes (deliver before 2026-12) {ledger['one_connection_ms']:7.2f} ms each\n"
+        f"    opened and closed for every write (deliver now)  {ledger['per_write_ms']:7.2f} ms each\n"
         f"    opening + closing the warehouse, nothing written {ledger['open_close_ms']:7.2f} ms each",
         flush=True,
     )
