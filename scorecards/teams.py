@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from scorecards import warehouse
 from scorecards.settings import Settings, TeamConfig
+from scorecards.sql import sql_str
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +78,6 @@ def _key_sql(expr: str) -> str:
     return f"trim(lower(nfc_normalize({expr})), ' ')"
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def team_id_map(teams: Iterable[TeamConfig]) -> dict[str, str]:
     """Lower-cased id and lower-cased name of each configured team -> its id: a value in the
     data that spells either (in any case, outer spaces ignored) belongs to that team. An id
@@ -103,7 +100,7 @@ def team_id_sql(expr: str, teams: Iterable[TeamConfig]) -> str:
     id_map = team_id_map(teams)
     if not id_map:
         return team_slug_sql(expr)
-    whens = " ".join(f"WHEN {_sql_str(k)} THEN {_sql_str(v)}" for k, v in sorted(id_map.items()))
+    whens = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(v)}" for k, v in sorted(id_map.items()))
     return f"(CASE {_key_sql(expr)} {whens} ELSE {team_slug_sql(expr)} END)"
 
 
