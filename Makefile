@@ -4,17 +4,46 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Every transitive dependency pinned with hashes, for CPython 3.11 on Linux (the Dockerfile's
+# base): requirements.lock what the code location needs at run time (the Docker image),
+# requirements-dev.lock the same pins plus the dev extras (this venv, CI). Refreshed by
+# `make lock` (keeps the pins that still fit pyproject.toml) or `make lock UPGRADE=1` (the newest
+# versions within pyproject.toml's ranges).
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+PIP_VERSION := 26.3
+PIP_TOOLS := pip-tools==7.6.2
+LOCK_VENV := .venv-lock
+PIP_COMPILE := --quiet --strip-extras --allow-unsafe --generate-hashes --no-emit-index-url \
+	--no-emit-find-links
 
 export DAGSTER_HOME := $(CURDIR)/.dagster
 export SCORECARDS_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: demo test ui bench lint format clean system-deps
+.PHONY: demo test ui bench lint format clean system-deps lock wheel
 
-$(STAMP): pyproject.toml
+# The lock first (runtime and dev dependencies, hash-checked), then the project itself without
+# dependencies; the Dockerfile and tests/test_package.py install the same way.
+$(STAMP): pyproject.toml $(LOCK) $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet pip==$(PIP_VERSION)
+	$(BIN)/pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
 	touch $(STAMP)
+
+# pip-compile runs in its own venv, so the tool's dependencies never end up in the lock.
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || \
+	  { $(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install --quiet '$(PIP_TOOLS)'; }
+	$(LOCK_VENV)/bin/pip-compile $(PIP_COMPILE) $(if $(UPGRADE),--upgrade) \
+	  --output-file $(LOCK) pyproject.toml
+	$(LOCK_VENV)/bin/pip-compile $(PIP_COMPILE) $(if $(UPGRADE),--upgrade) --extra dev \
+	  --constraint $(LOCK) --output-file $(DEV_LOCK) pyproject.toml
+
+# The wheel the Docker image installs (dist/service_scorecards-*.whl)
+wheel: $(STAMP)
+	$(BIN)/pip wheel --quiet --no-deps --no-build-isolation -w dist .
 
 $(DAGSTER_HOME)/dagster.yaml: config/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
@@ -34,10 +63,22 @@ test: system-deps $(STAMP)
 ui: system-deps $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
+# Dagster as in production (docs/dagster-production.md): a temporary PostgreSQL database and
+# DAGSTER_HOME with config/dagster.production.yaml, the code server, webserver and daemon as
+# three processes, a three-month backfill launched through GraphQL, its runs checked; once on
+# the DuckDB file (one run over the range) and once on DuckLake (parallel month runs). Needs
+# PostgreSQL (PGHOST/PGPORT/PGUSER, default 127.0.0.1:5432 postgres); `make test` runs it too.
+.PHONY: serve-check
+serve-check: system-deps $(STAMP)
+	$(BIN)/python scripts/serve_check.py --warehouse duckdb
+	$(BIN)/python scripts/serve_check.py --warehouse ducklake
+
 bench: system-deps $(STAMP)
-	$(BIN)/python -m scorecards.bench
-	$(BIN)/python -m scorecards.bench_render
-	$(BIN)/python -m scorecards.bench_mail
+	$(BIN)/python -m benchmarks.bench
+	$(BIN)/python -m benchmarks.bench_render
+	$(BIN)/python -m benchmarks.bench_mail
+	$(BIN)/python -m benchmarks.bench_scale --backend duckdb
+	$(BIN)/python -m benchmarks.bench_scale --backend ducklake
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -4,6 +4,8 @@ import math
 
 import dagster as dg
 
+from pipelines.concurrency import WAREHOUSE_POOL
+from pipelines.concurrency import backfill_policy as warehouse_backfill_policy
 from pipelines.resources import ScorecardsConfig
 from scorecards.churn import BANDS, backtest_markdown, build_churn_risk, model_markdown
 from scorecards.settings import ChurnConfig
@@ -28,7 +30,8 @@ def build_churn_assets(
         name="customer_churn_risk",
         group_name=GROUP,
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=warehouse_backfill_policy(),
+        pool=WAREHOUSE_POOL,
         deps=[
             dg.AssetDep(
                 "tickets", partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-back)

@@ -6,6 +6,8 @@ from typing import Any
 
 import dagster as dg
 
+from pipelines.concurrency import WAREHOUSE_POOL
+from pipelines.concurrency import backfill_policy as warehouse_backfill_policy
 from pipelines.resources import MailResource, ScorecardsConfig
 from pipelines.schedules import SCHEDULE, SCHEDULED_MONTH_TAG
 from scorecards import warehouse
@@ -190,7 +192,7 @@ def _ledger_sent(settings, months: list[str]) -> dict[str, int]:
     """Messages the ledger records as delivered, per month (0 where none or no ledger yet)."""
     out = {m: 0 for m in months}
     try:
-        with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        with warehouse.connect(settings.warehouse, read_only=True) as con:
             if not warehouse.table_exists(con, "delivery_ledger"):
                 return out
             got = con.execute(
@@ -317,7 +319,8 @@ def build_delivery_assets(
         name="scorecard_emails",
         group_name=GROUP,
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=warehouse_backfill_policy(),
+        pool=WAREHOUSE_POOL,
         deps=["team_scorecards"],
         check_specs=[
             dg.AssetCheckSpec(

@@ -4,6 +4,8 @@ import dagster as dg
 import pandas as pd
 
 from pipelines import checks
+from pipelines.concurrency import WAREHOUSE_POOL
+from pipelines.concurrency import backfill_policy as warehouse_backfill_policy
 from pipelines.resources import ScorecardsConfig
 from scorecards.audit import IngestRejected
 from scorecards.ingest import IngestReport, ingest_customers, ingest_events
@@ -112,7 +114,8 @@ def build_ingest_assets(
             checks.quarantine_spec("survey_responses"),
         ],
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=warehouse_backfill_policy(),
+        pool=WAREHOUSE_POOL,
     )
     def ingest_events_asset(context: dg.AssetExecutionContext, scorecards: ScorecardsConfig):
         settings = scorecards.settings()
@@ -148,6 +151,7 @@ def build_ingest_assets(
     @dg.asset(
         name="customers",
         group_name=GROUP,
+        pool=WAREHOUSE_POOL,
         description="Validated customers (one table, replaced whole on each run).",
         check_specs=[checks.quarantine_spec("customers")],
     )

@@ -3,6 +3,8 @@
 import dagster as dg
 import pandas as pd
 
+from pipelines.concurrency import WAREHOUSE_POOL
+from pipelines.concurrency import backfill_policy as warehouse_backfill_policy
 from pipelines.resources import ScorecardsConfig
 from scorecards.kpi_catalog import ALL_TEAMS, KPI_BY_ID
 from scorecards.kpis import build_team_kpis, kpi_csv_path, markdown_preview, ui_value
@@ -37,7 +39,8 @@ def build_kpi_assets(
         name="team_kpis",
         group_name=GROUP,
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=warehouse_backfill_policy(),
+        pool=WAREHOUSE_POOL,
         deps=[
             # P, P−1 and P−12, and for churn the 90 days of tickets before each.
             dg.AssetDep(

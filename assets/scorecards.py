@@ -4,6 +4,8 @@ import base64
 
 import dagster as dg
 
+from pipelines.concurrency import WAREHOUSE_POOL
+from pipelines.concurrency import backfill_policy as warehouse_backfill_policy
 from pipelines.resources import ScorecardsConfig
 from scorecards.publish import OVERVIEW, build_scorecards, scorecard_dir
 from scorecards.render import first_page_png
@@ -51,7 +53,8 @@ def build_scorecard_assets(
         name="team_scorecards",
         group_name=GROUP,
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=warehouse_backfill_policy(),
+        pool=WAREHOUSE_POOL,
         deps=[dg.AssetDep(name) for name in upstream],
         description="Every team's PDF scorecard and the overview for the head of service: "
         "`out/YYYY-MM/scorecards/<team>.pdf` and `overview.pdf`. One team's failure does not "

@@ -171,7 +171,7 @@ def run(
 
 def _print_outputs(settings: Settings, last: str) -> None:
     print("\noutputs:")
-    print(f"  warehouse      {settings.warehouse_path}")
+    print(f"  warehouse      {settings.warehouse.describe()}")
     print(
         f"  KPI table      {settings.out_dir / last / 'team_kpis.csv'}  (one per month in {settings.out_dir})"
     )

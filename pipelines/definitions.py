@@ -6,7 +6,9 @@ and the failure-alert sensor keep running."""
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import Mapping
 
 import dagster as dg
 
@@ -19,10 +21,11 @@ from pipelines.partitions import Clock, first_month, monthly_partitions, utc_now
 from pipelines.resources import MailResource, ScorecardsConfig
 from pipelines.schedules import monthly_job, monthly_schedule
 from pipelines.sensors import alert_admins_on_run_failure
-from scorecards.settings import Settings, load_settings
+from scorecards.settings import ConfigError, Settings, load_settings
 
-# Single-run backfills are a deliberate choice (one transaction per backfill range); Dagster
-# marks the parameter beta, which is worth knowing once, not on every load.
+# The backfill policy (one run per range for the DuckDB file, one per month for DuckLake:
+# pipelines/concurrency.py) is a deliberate choice; Dagster marks the parameter beta, which is
+# worth knowing once, not on every load.
 warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
 
 
@@ -58,10 +61,33 @@ def build_definitions(
             ),
             "mail": mail or MailResource.from_env(),
         },
-        # Steps share one DuckDB file, which takes one writer at a time; one process per run
-        # avoids lock waits and the start-up cost of a process per step.
-        executor=dg.in_process_executor,
+        executor=executor_from_env(),
     )
+
+
+EXECUTOR_ENV = "SCORECARDS_EXECUTOR"
+
+
+def executor_from_env(environ: Mapping[str, str] | None = None) -> dg.ExecutorDefinition:
+    """SCORECARDS_EXECUTOR: `in_process` (default), `multiprocess` or `k8s` (a pod per step,
+    with Dagster's K8sRunLauncher: docs/deployment.md).
+
+    The default is one process per run, steps one after another: on the DuckDB file the
+    warehouse takes one writer at a time anyway, and a process per step would only add start-up
+    time. Whatever the executor, every step that opens the warehouse holds a slot of the
+    "warehouse" pool (pipelines/concurrency.py), so a step per process or per pod never meets a
+    lock; per-step pods pay off on DuckLake, where months run in parallel."""
+    environ = os.environ if environ is None else environ
+    name = environ.get(EXECUTOR_ENV, "").strip().lower() or "in_process"
+    if name == "in_process":
+        return dg.in_process_executor
+    if name == "multiprocess":
+        return dg.multiprocess_executor
+    if name == "k8s":
+        from dagster_k8s import k8s_job_executor
+
+        return k8s_job_executor
+    raise ConfigError(f"{EXECUTOR_ENV}={name!r}: expected in_process, multiprocess or k8s")
 
 
 @dg.definitions

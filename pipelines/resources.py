@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.concurrency import ensure_pool_limit
 from scorecards.delivery import Sender
 from scorecards.mail import default_reply_to
 from scorecards.settings import Settings, load_settings
@@ -19,6 +20,13 @@ class ScorecardsConfig(dg.ConfigurableResource):
 
     data_dir: str
     config_dir: str
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """At the start of every run (not in sensors): the instance must let no more writers
+        into the warehouse than it takes (pipelines/concurrency.py); a run that would share the
+        DuckDB file fails here, before its first step."""
+        if context.run is not None and context.instance is not None:
+            ensure_pool_limit(context.instance, logger=context.log)
 
     def settings(self) -> Settings:
         return load_settings(self.data_dir, self.config_dir)

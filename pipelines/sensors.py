@@ -89,7 +89,12 @@ def failure_lines(instance: dg.DagsterInstance, run_id: str) -> list[str]:
         lines.append(f"step {event.step_key} failed: {error_text(error)}")
     if not steps and not checks:
         for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE):
-            lines.append(f"run failed: {_bounded(' '.join(entry.message.split()), 600)}")
+            # before any step, e.g. the warehouse pool's check (pipelines/concurrency.py):
+            # the run's own error says why, Dagster's message only that it failed
+            data = entry.dagster_event.event_specific_data if entry.dagster_event else None
+            error = getattr(data, "error", None)
+            text = error_text(error) if error else " ".join(entry.message.split())
+            lines.append(f"run failed: {_bounded(text, MAX_ERROR_CHARS)}")
     return lines
 
 

@@ -1,40 +1,28 @@
-"""Charts for the scorecards: matplotlib trend charts and two small hand-drawn SVG glyphs.
+"""Charts for the scorecards: three trend charts and two small glyphs, all written as SVG.
 
-Trend charts use matplotlib with the page's own font (Inter, shipped in reports/templates/fonts)
-and the Okabe-Ito palette, which stays distinguishable for the common colour-vision
-deficiencies. Every chart comes with an alt text that states its numbers, for the tagged PDF.
+Trend charts are drawn by scorecards/svgplot.py (why not matplotlib figures: see there) in the
+page's own font and the Okabe-Ito palette, which stays distinguishable for the common
+colour-vision deficiencies. Every chart comes with an alt text that states its numbers, for the
+tagged PDF.
 
-Sparklines and bullet graphs are tiny and numerous (one per KPI row), so they are written as
-SVG directly: a few hundred bytes each instead of a matplotlib figure.
+Sparklines and bullet graphs are tiny and numerous (one per KPI row): a few hundred bytes each.
 
-Output is deterministic: SVG ids come from a fixed hash salt and no date is written.
+Output is deterministic: no ids, no dates, coordinates rounded to 0.1 pt.
 """
 
 from __future__ import annotations
 
-import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator  # noqa: E402
-
-from scorecards import formatting as fmt  # noqa: E402
-from scorecards.contract import CHANNELS  # noqa: E402
-from scorecards.kpi_catalog import KPI_BY_ID  # noqa: E402
-
-FONT_DIR = Path(__file__).resolve().parent.parent / "reports" / "templates" / "fonts"
-FONT_FILES = ("Inter-Regular.otf", "Inter-SemiBold.otf")
-FONT_FAMILY = "Inter"
+from scorecards import formatting as fmt
+from scorecards import svgplot
+from scorecards.contract import CHANNELS
+from scorecards.kpi_catalog import KPI_BY_ID
 
 # Okabe & Ito (2008), "Color Universal Design".
 OKABE_ITO = {
@@ -54,9 +42,7 @@ CHANNEL_COLOURS = dict(
         strict=True,
     )
 )
-INK = "#1f2328"
-MUTED = "#6e7781"
-GRID = "#d0d7de"
+INK, MUTED, GRID = svgplot.INK, svgplot.MUTED, svgplot.GRID
 
 CHANNEL_LABELS = {
     "de": {
@@ -128,67 +114,8 @@ class Chart:
     alt: str
 
 
-_configured = False
-
-
-def configure() -> None:
-    """Register the page font with matplotlib and set the house style, once per process."""
-    global _configured
-    if _configured:
-        return
-    for name in FONT_FILES:
-        font_manager.fontManager.addfont(str(FONT_DIR / name))
-    plt.rcParams.update(
-        {
-            "font.family": FONT_FAMILY,
-            "font.size": 7,
-            "axes.titlesize": 7.5,
-            "axes.titleweight": "semibold",
-            "axes.titlelocation": "left",
-            "axes.edgecolor": GRID,
-            "axes.labelcolor": INK,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "axes.grid": True,
-            "axes.grid.axis": "y",
-            "grid.color": GRID,
-            "grid.linewidth": 0.5,
-            "xtick.color": MUTED,
-            "ytick.color": MUTED,
-            "xtick.major.size": 0,
-            "ytick.major.size": 0,
-            "legend.frameon": False,
-            "legend.fontsize": 6.5,
-            "svg.fonttype": "none",
-            "svg.hashsalt": "service-scorecards",
-            "axes.unicode_minus": True,
-        }
-    )
-    _configured = True
-
-
-def _save(fig: plt.Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
-    plt.close(fig)
-    return buf.getvalue()
-
-
 def _month_labels(months: Sequence[str], locale: str) -> list[str]:
     return [fmt.month_name(m, locale, short=True) for m in months]
-
-
-def _num_formatter(locale: str, digits: int = 0) -> FuncFormatter:
-    return FuncFormatter(lambda v, _pos: fmt.number(v, locale, digits))
-
-
-def _x_axis(ax: plt.Axes, months: Sequence[str], locale: str) -> None:
-    labels = _month_labels(months, locale)
-    # Every other month, ending on the latest, keeps 13 labels legible in a third of a page.
-    ticks = list(range((len(months) - 1) % 2, len(months), 2))
-    ax.set_xticks(ticks)
-    ax.set_xticklabels([labels[i] for i in ticks])
-    ax.set_xlim(-0.6, len(months) - 0.4)
 
 
 def _values_text(values: Sequence[float], months: Sequence[str], locale: str, digits: int) -> str:
@@ -200,36 +127,36 @@ def _values_text(values: Sequence[float], months: Sequence[str], locale: str, di
     return "; ".join(parts)
 
 
+def _number(locale: str, digits: int = 0) -> Callable[[float], str]:
+    return lambda v: fmt.number(v, locale, digits)
+
+
+def _kpi_number(kpi: str, locale: str) -> Callable[[float], str]:
+    """A KPI's value rounded as the page rounds it ("5,5", not "6")."""
+    return lambda v: fmt.number(v, locale, fmt.digits_for(KPI_BY_ID[kpi], v))
+
+
 def volume_chart(matrix: pd.DataFrame, months: Sequence[str], locale: str) -> Chart:
     """Stacked monthly bars of tickets by channel."""
-    configure()
     t = _T[locale]
-    fig, ax = plt.subplots(figsize=(7.1, 2.0))
+    (box,) = svgplot.panels(1, left=0.07, right=0.99, top=0.88, bottom=0.26, gap=0)
+    ax = svgplot.Panel(*box, n=len(months))
+    totals = matrix.sum(axis=1).to_numpy(dtype=float)
+    ax.axes(ax.linear_scale(totals, from_zero=True), _number(locale))
+    legend = svgplot.Legend()
     bottom = np.zeros(len(months))
     for ch in matrix.columns:
         vals = matrix[ch].to_numpy(dtype=float)
         if not vals.any():
             continue
-        ax.bar(
-            range(len(months)),
-            vals,
-            bottom=bottom,
-            width=0.72,
-            color=CHANNEL_COLOURS.get(ch, MUTED),
-            label=CHANNEL_LABELS[locale].get(ch, ch),
-            linewidth=0,
-        )
+        colour = CHANNEL_COLOURS.get(ch, MUTED)
+        ax.bars(bottom, vals, colour, 0.72)
+        legend.box(CHANNEL_LABELS[locale].get(ch, ch), colour)
         bottom += vals
-    _x_axis(ax, months, locale)
-    ax.yaxis.set_major_formatter(_num_formatter(locale))
-    ax.yaxis.set_major_locator(MaxNLocator(4))
-    ax.set_title(t["volume_title"])
+    ax.month_labels(_month_labels(months, locale))
+    ax.title(t["volume_title"])
     if bottom.any():
-        ax.legend(
-            ncols=6, loc="upper left", bbox_to_anchor=(0, -0.12), handlelength=1, columnspacing=1
-        )
-    fig.subplots_adjust(left=0.07, right=0.99, top=0.88, bottom=0.26)
-    totals = matrix.sum(axis=1).to_numpy(dtype=float)
+        ax.legend(legend, dy=22)
     alt = t["volume_alt"].format(
         first=fmt.month_name(months[0], locale), last=fmt.month_name(months[-1], locale)
     )
@@ -244,39 +171,23 @@ def volume_chart(matrix: pd.DataFrame, months: Sequence[str], locale: str) -> Ch
         alt += f". {fmt.month_name(months[-1], locale)}: {split}."
     else:
         alt += t["no_data_alt"]
-    return Chart(_save(fig), alt)
+    return Chart(svgplot.figure([ax]), alt)
 
 
-def _label_last(
-    ax: plt.Axes, values: np.ndarray, colour: str, locale: str, digits: int | str
-) -> None:
-    """Print the latest value next to its point: the number a reader looks for first. `digits`
-    may name a KPI, whose page rounding the label then follows ("5,5", not "6")."""
-    ok = np.flatnonzero(np.isfinite(values))
-    if len(ok):
-        k = int(ok[-1])
-        v = float(values[k])
-        d = fmt.digits_for(KPI_BY_ID[digits], v) if isinstance(digits, str) else digits
-        ax.annotate(
-            fmt.number(v, locale, d),
-            (k, v),
-            xytext=(3, 0),
-            textcoords="offset points",
-            va="center",
-            fontsize=6.3,
-            color=colour,
-            fontweight="semibold",
-        )
+# Dash patterns in points, as matplotlib drew them at these line widths.
+TARGET_DASH = "2.4 1.6"
+SECOND_DASH = "4.8 1.8"
 
 
-def _target_line(ax: plt.Axes, target: float, locale: str) -> None:
+def _target_line(ax: svgplot.Panel, legend: svgplot.Legend, target: float, locale: str) -> None:
     """The target as a dashed reference line, the same on every chart of the page."""
     if math.isfinite(target):
-        ax.axhline(target, color=INK, lw=0.8, ls=(0, (3, 2)), label=_T[locale]["target"])
+        ax.hline(target, INK, 0.8, TARGET_DASH)
+        legend.line(_T[locale]["target"], INK, 0.8, TARGET_DASH)
 
 
 def _time_panel(
-    ax: plt.Axes,
+    ax: svgplot.Panel,
     months: Sequence[str],
     main: np.ndarray,
     other: np.ndarray,
@@ -284,34 +195,28 @@ def _time_panel(
     kpi: str,
     target: float,
     locale: str,
-) -> None:
+) -> bool:
     """The KPI's own statistic (what the tile shows) as the solid line, a second statistic
-    dashed, each labelled; the target dashed in ink."""
-    x = np.arange(len(months))
-    ax.plot(x, other, color=OKABE_ITO["orange"], lw=1.2, ls=(0, (4, 1.5)), label=labels[1])
-    ax.plot(x, main, color=OKABE_ITO["blue"], lw=1.7, label=labels[0])
-    _target_line(ax, target, locale)
-    _label_last(ax, other, OKABE_ITO["orange"], locale, kpi)
-    _label_last(ax, main, OKABE_ITO["blue"], locale, kpi)
-    _x_axis(ax, months, locale)
-    ax.set_xlim(-0.6, len(months) + 0.6)
-    finite = np.concatenate(
-        [main[np.isfinite(main)], other[np.isfinite(other)]]
-        + ([np.array([target])] if math.isfinite(target) else [])
-    )
-    if len(finite) and finite.min() > 0 and finite.max() / finite.min() > 12:
-        # The 90th percentile can be a hundred times the median; on a linear axis the median
-        # would lie flat on zero. A log axis keeps both readable, and says so in its title.
-        ax.set_yscale("log")
-        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5)))
-        ax.yaxis.set_minor_locator(NullLocator())
-        ax.yaxis.set_major_formatter(_num_formatter(locale, 0))
-        ax.grid(True, axis="y", which="major")
-    else:
-        ax.yaxis.set_major_formatter(_num_formatter(locale, 0))
-        ax.yaxis.set_major_locator(MaxNLocator(4))
-        ax.set_ylim(bottom=0)
-    ax.legend(loc="upper left", ncols=3, bbox_to_anchor=(0, -0.1), handlelength=1.5)
+    dashed, each labelled; the target dashed in ink. Returns whether the axis is logarithmic."""
+    ax.x_hi = len(months) + 0.6
+    both = np.concatenate([main, other] + ([np.array([target])] if math.isfinite(target) else []))
+    finite = both[np.isfinite(both)]
+    log = bool(len(finite) and finite.min() > 0 and finite.max() / finite.min() > 12)
+    # The 90th percentile can be a hundred times the median; on a linear axis the median would
+    # lie flat on zero. A log axis keeps both readable, and says so in its title.
+    ticks = ax.log_scale(both) if log else ax.linear_scale(both, from_zero=True)
+    ax.axes(ticks, _number(locale))
+    legend = svgplot.Legend()
+    legend.line(labels[0], OKABE_ITO["blue"], 1.7)
+    legend.line(labels[1], OKABE_ITO["orange"], 1.2, SECOND_DASH)
+    ax.line(other, OKABE_ITO["orange"], 1.2, SECOND_DASH)
+    ax.line(main, OKABE_ITO["blue"], 1.7)
+    _target_line(ax, legend, target, locale)
+    ax.end_label(other, _kpi_number(kpi, locale), OKABE_ITO["orange"])
+    ax.end_label(main, _kpi_number(kpi, locale), OKABE_ITO["blue"])
+    ax.month_labels(_month_labels(months, locale))
+    ax.legend(legend)
+    return log
 
 
 def _series(df: pd.DataFrame | None, months: Sequence[str], col: str) -> np.ndarray:
@@ -327,6 +232,11 @@ def _last_target(df: pd.DataFrame | None) -> float:
     return float(t.iloc[-1]) if len(t) else math.nan
 
 
+def _two_panels(months: Sequence[str]) -> list[svgplot.Panel]:
+    boxes = svgplot.panels(2, left=0.06, right=0.99, top=0.88, bottom=0.27, gap=0.18)
+    return [svgplot.Panel(*b, n=len(months)) for b in boxes]
+
+
 def times_chart(
     times: pd.DataFrame,
     months: Sequence[str],
@@ -340,10 +250,8 @@ def times_chart(
     `frt` and `art` are the KPI series (indexed by month, with value and target): the solid line
     is the very number the tile and the table show. Without them the median from the tickets
     stands in for FRT and the ART line stays empty."""
-    configure()
     t = _T[locale]
     df = times.set_index("period").reindex(list(months))
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(7.1, 2.0))
     frt_main = _series(frt, months, "value") if frt is not None else df.frt_median.to_numpy(float)
     series = {
         "frt": (frt_main, df.frt_p90.to_numpy(float), (t["frt_kpi"], t["p90"])),
@@ -355,12 +263,11 @@ def times_chart(
     }
     kpis = {"frt": "first_response_time", "res": "average_resolution_time"}
     targets = {"frt": _last_target(frt), "res": _last_target(art)}
-    for ax, key in ((a1, "frt"), (a2, "res")):
+    axes = _two_panels(months)
+    for ax, key in zip(axes, ("frt", "res"), strict=True):
         main, other, labels = series[key]
-        _time_panel(ax, months, main, other, labels, kpis[key], targets[key], locale)
-        log = ax.get_yscale() == "log"
-        ax.set_title(t[key] + (f" · {t['log']}" if log else ""))
-    fig.subplots_adjust(left=0.06, right=0.99, top=0.88, bottom=0.27, wspace=0.18)
+        log = _time_panel(ax, months, main, other, labels, kpis[key], targets[key], locale)
+        ax.title(t[key] + (f" · {t['log']}" if log else ""))
     alt = t["times_alt"].format(
         first=fmt.month_name(months[0], locale), last=fmt.month_name(months[-1], locale)
     )
@@ -377,34 +284,38 @@ def times_chart(
                 f"{labels[1]}: {_values_text(other, months, locale, 1)}.{target}"
             )
     alt += " ".join(parts) if parts else t["no_data_alt"]
-    return Chart(_save(fig), alt)
+    return Chart(svgplot.figure(axes), alt)
 
 
 def survey_chart(
     csat: pd.DataFrame, nps: pd.DataFrame, months: Sequence[str], locale: str
 ) -> Chart:
     """CSAT and NPS with their 95% interval as a band; months without answers stay empty."""
-    configure()
     t = _T[locale]
-    fig, axes = plt.subplots(1, 2, figsize=(7.1, 2.0))
-    x = np.arange(len(months))
+    axes = _two_panels(months)
     parts = []
     for ax, df, key, colour in (
         (axes[0], csat, "csat", OKABE_ITO["blue"]),
         (axes[1], nps, "nps", OKABE_ITO["green"]),
     ):
+        ax.x_hi = len(months) + 0.6
         v = df.value.to_numpy(float)
         lo, hi = df.ci_low.to_numpy(float), df.ci_high.to_numpy(float)
-        ax.fill_between(x, lo, hi, color=colour, alpha=0.18, linewidth=0, label=t["ci"])
-        ax.plot(x, v, color=colour, lw=1.6, label=key.upper())
-        _label_last(ax, v, colour, locale, 1)
-        _target_line(ax, _last_target(df), locale)
-        _x_axis(ax, months, locale)
-        ax.set_xlim(-0.6, len(months) + 0.6)
-        ax.yaxis.set_major_formatter(_num_formatter(locale))
-        ax.yaxis.set_major_locator(MaxNLocator(4))
-        ax.set_title(t[key])
-        ax.legend(loc="upper left", ncols=3, bbox_to_anchor=(0, -0.1), handlelength=1.5)
+        target = _last_target(df)
+        scale = np.concatenate(
+            [v, lo, hi] + ([np.array([target])] if math.isfinite(target) else [])
+        )
+        ax.axes(ax.linear_scale(scale, from_zero=False), _number(locale))
+        legend = svgplot.Legend()
+        legend.box(t["ci"], colour, 0.18)
+        legend.line(key.upper(), colour, 1.6)
+        ax.band(lo, hi, colour, 0.18)
+        ax.line(v, colour, 1.6)
+        ax.end_label(v, _number(locale, 1), colour)
+        _target_line(ax, legend, target, locale)
+        ax.month_labels(_month_labels(months, locale))
+        ax.title(t[key])
+        ax.legend(legend)
         if np.isfinite(v).any():
             parts.append(
                 f"{t[key]}: "
@@ -416,12 +327,11 @@ def survey_chart(
                 )
                 + "."
             )
-    fig.subplots_adjust(left=0.06, right=0.99, top=0.88, bottom=0.27, wspace=0.18)
     alt = t["survey_alt"].format(
         first=fmt.month_name(months[0], locale), last=fmt.month_name(months[-1], locale)
     )
     alt += " ".join(parts) if parts else t["no_data_alt"]
-    return Chart(_save(fig), alt)
+    return Chart(svgplot.figure(axes), alt)
 
 
 # -- hand-drawn glyphs ---------------------------------------------------------------------------

@@ -116,8 +116,7 @@ class ChurnInputError(RuntimeError):
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    for ddl in _DDL:
-        con.execute(ddl)
+    warehouse.create_tables(con, _DDL)
 
 
 # --- pseudonymous ids -----------------------------------------------------------------------
@@ -409,16 +408,19 @@ def _missing_data(con: duckdb.DuckDBPyConnection, month: str, tz: str) -> MonthR
 
 
 def _record_status(con: duckdb.DuckDBPyConnection, result: MonthResult) -> None:
-    con.execute(f"DELETE FROM {CHURN_STATUS_TABLE} WHERE period = $m", {"m": result.month})
-    con.execute(
-        f"INSERT INTO {CHURN_STATUS_TABLE} VALUES ($m, $scored, $reason, $note)",
-        {
-            "m": result.month,
-            "scored": result.scored,
-            "reason": result.reason or None,
-            "note": result.note,
-        },
-    )
+    def write() -> None:
+        con.execute(f"DELETE FROM {CHURN_STATUS_TABLE} WHERE period = $m", {"m": result.month})
+        con.execute(
+            f"INSERT INTO {CHURN_STATUS_TABLE} VALUES ($m, $scored, $reason, $note)",
+            {
+                "m": result.month,
+                "scored": result.scored,
+                "reason": result.reason or None,
+                "note": result.note,
+            },
+        )
+
+    warehouse.write_transaction(con, write, f"{CHURN_STATUS_TABLE} {result.month}")
 
 
 def _signals_source(month: str, settings: Settings, data_start: object) -> tuple[str, dict]:
@@ -430,17 +432,14 @@ def _replace(
     con: duckdb.DuckDBPyConnection, table: str, source: str, month: str, params: dict
 ) -> None:
     # replace_months with parameters for the source query, in one transaction.
-    con.execute("BEGIN TRANSACTION")
-    try:
+    def write() -> None:
         con.execute(f"DELETE FROM {table} WHERE period = $m", {"m": month})
         con.execute(
             f"INSERT INTO {table} BY NAME SELECT * FROM {source} WHERE period = $m",
             {**params, "m": month},
         )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+
+    warehouse.write_transaction(con, write, f"{table} {month}")
 
 
 def store_signals(
@@ -492,9 +491,15 @@ def _model_rows(month: str, model: Model) -> pd.DataFrame:
     )
 
 
-def _clear_month(con: duckdb.DuckDBPyConnection, settings: Settings, month: str) -> None:
-    for table in ("customer_churn_risk", "churn_model"):
-        con.execute(f"DELETE FROM {table} WHERE period = $m", {"m": month})
+def _clear_month(
+    con: duckdb.DuckDBPyConnection, settings: Settings, month: str, signals: bool = False
+) -> None:
+    def write() -> None:
+        tables = ("customer_churn_risk", "churn_model") + (("churn_signals",) if signals else ())
+        for table in tables:
+            con.execute(f"DELETE FROM {table} WHERE period = $m", {"m": month})
+
+    warehouse.write_transaction(con, write, f"churn clear {month}")
     risk_csv_path(settings, month).unlink(missing_ok=True)
 
 
@@ -632,12 +637,13 @@ def backtest(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: str) -> 
     if len(df):
         con.register("_bt", df)
         try:
-            con.execute("BEGIN TRANSACTION")
-            warehouse.replace_months(con, "churn_backtest", "_bt", sorted(set(df.period)))
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+            warehouse.write_transaction(
+                con,
+                lambda: warehouse.replace_months(
+                    con, "churn_backtest", "_bt", sorted(set(df.period))
+                ),
+                "churn_backtest",
+            )
         finally:
             con.unregister("_bt")
     return con.execute(
@@ -678,15 +684,14 @@ def build_churn_risk(
     tz = settings.timezone
     data_start = month_bounds(first_month, tz)[0]
     results: dict[str, MonthResult] = {}
-    with warehouse.connect(settings.warehouse_path) as con:
+    with warehouse.connect(settings.warehouse) as con:
         ensure_schema(con)
         for month in sorted(months):
             check_inputs_loaded(con, month, settings, first_month)
         for month in sorted(months):
             absent = _missing_data(con, month, tz)
             if absent is not None:
-                _clear_month(con, settings, month)
-                con.execute("DELETE FROM churn_signals WHERE period = $m", {"m": month})
+                _clear_month(con, settings, month, signals=True)
                 results[month] = absent
             else:
                 store_signals(con, month, settings, data_start)

@@ -30,7 +30,9 @@ from pathlib import Path
 
 import pandas as pd
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "reports" / "templates"
+from scorecards import package_files
+
+TEMPLATE_DIR = package_files.TEMPLATES_DIR
 # Bump when the wording or layout produced by scorecards/render.py changes in a way recipients
 # should get again (the templates themselves are hashed, see template_version).
 TEMPLATE_REVISION = "1"

@@ -16,7 +16,9 @@ as sent:
 - otherwise the message is sent. Each attempt is claimed in a short transaction of its own (the
   ledger is read again and the row set to `sending`, committed), the warehouse is closed while
   the server is talked to, and the outcome is recorded in another short transaction: no run
-  holds DuckDB's write lock across network I/O. Failures before the server accepted DATA are
+  holds DuckDB's write lock across network I/O. Claim, send and record of one team's messages
+  run under a lock per month, channel and team (`send_lock`), so a second run of the same month
+  started at the same time waits and then finds the message sent. Failures before the server accepted DATA are
   retried (transient ones, with a doubling wait, up to `max_attempts`; never a timeout); 5xx are
   recorded at once. A failed row is tried again by the next run that sends.
 
@@ -219,6 +221,35 @@ _COLUMNS = (
 )
 
 
+# Exactly once on both warehouse backends (docs/delivery.md, "Two runs at once"):
+#
+# DuckDB file: opening the warehouse for writing takes DuckDB's single-writer lock, so every
+# ledger step (read and claim, record an outcome) of every run is alone on the ledger.
+#
+# DuckLake: any number of processes write at once, the lake has no PRIMARY KEY to stop two
+# inserts of one row, and both of two concurrent claims of one message could commit. So each
+# ledger step holds a PostgreSQL advisory lock per (month, channel) in the catalog database
+# (`warehouse.named_lock`), taken before the lake is opened: the steps of one month's ledger
+# are serialised as on the DuckDB file, and each starts from a snapshot that includes the
+# previous step's commit. Ledger writes of *other* months can still conflict with ours inside
+# DuckLake (same table); those are retried whole by `warehouse.write_transaction`, which reads
+# and decides again. An advisory lock rather than a ledger table in PostgreSQL: the ledger stays
+# in the warehouse with the same SQL and the same dump on both backends, and the lock dies with
+# the session of a crashed run (a `sending` row it leaves is reported in doubt, as before).
+#
+# On both backends claim, send and record of one team's messages also hold `send_lock`
+# (month, channel, team): a second run that starts at the same time waits for the first one's
+# outcome instead of reporting its `sending` row as in doubt, then finds it `already_sent`.
+SEND_LOCK_WAIT_S = 1800.0
+
+
+def send_lock(
+    where: warehouse.WarehouseTarget | Path, month: str, channel: str, team: str
+) -> contextlib.AbstractContextManager[None]:
+    """The lock held while one of `team`'s messages of `month` is claimed, sent and recorded."""
+    return warehouse.named_lock(where, f"delivery|{month}|{channel}|{team}", SEND_LOCK_WAIT_S)
+
+
 class Ledger:
     """The delivery ledger's rows for one month and channel, on a connection that is open only
     for a short step (read and claim, or record an outcome): DuckDB's write lock is never held
@@ -238,9 +269,21 @@ class Ledger:
     @classmethod
     @contextlib.contextmanager
     def open(
-        cls, path: Path, month: str, run_id: str, channel: str, clock: Clock = utc_now
+        cls,
+        where: warehouse.WarehouseTarget | Path,
+        month: str,
+        run_id: str,
+        channel: str,
+        clock: Clock = utc_now,
     ) -> Iterator[Ledger]:
-        with warehouse.connect(path) as con:
+        target = warehouse.as_target(where)
+        with contextlib.ExitStack() as stack:
+            if target.kind == "ducklake":
+                # before the lake is opened: see the comment above `send_lock`
+                stack.enter_context(
+                    warehouse.named_lock(target, f"ledger|{month}|{channel}", SEND_LOCK_WAIT_S)
+                )
+            con = stack.enter_context(warehouse.connect(target))
             yield cls(con, month, run_id, channel, clock)
 
     @contextlib.contextmanager
@@ -314,7 +357,8 @@ class Ledger:
             "error": error,
             "content": d.content,
         }
-        with self.transaction():
+
+        def write() -> None:
             row = self._version_row(d)
             if row is None:
                 self.con.execute(
@@ -361,16 +405,22 @@ class Ledger:
                 values | {"rowid": rowid, "pdf": pdf if taken else d.sha256},
             )
 
+        warehouse.write_transaction(self.con, write, f"delivery ledger {d.period} {d.team}")
+
     def adopt(self, p: Plan) -> None:
         """Rows without a content hash (from before content hashes were recorded) that name a
         PDF of the plan by its bytes take on that PDF's content hash: from then on they match
         the scorecard whatever its bytes."""
-        for team, d in {d.team: d for d in p.deliveries if d.content}.items():
-            self.con.execute(
-                "UPDATE delivery_ledger SET content_sha256 = ? WHERE period = ? AND team = ? "
-                "AND channel = ? AND pdf_sha256 = ? AND content_sha256 IS NULL",
-                [d.content, self.month, team, self.channel, d.sha256],
-            )
+
+        def write() -> None:
+            for team, d in {d.team: d for d in p.deliveries if d.content}.items():
+                self.con.execute(
+                    "UPDATE delivery_ledger SET content_sha256 = ? WHERE period = ? "
+                    "AND team = ? AND channel = ? AND pdf_sha256 = ? AND content_sha256 IS NULL",
+                    [d.content, self.month, team, self.channel, d.sha256],
+                )
+
+        warehouse.write_transaction(self.con, write, f"delivery ledger {self.month}")
 
     def claim(self, d: Delivery, release: bool, message_id: str) -> Outcome | None:
         """Decide again from the ledger as it is now and, if the message is still due, set the
@@ -531,7 +581,7 @@ def deliver(
             " (a team from the data: team_defaults.recipients is empty)" if from_data else "",
         )
     report = DeliveryReport(month, transport.describe(), no_recipients=p.no_recipients)
-    path, channel = settings.warehouse_path, transport.channel
+    path, channel = settings.warehouse, transport.channel
 
     @contextlib.contextmanager
     def ledger() -> Iterator[Ledger]:
@@ -571,6 +621,7 @@ def deliver(
                 ledger,
                 _targets(d, resend),
                 sleep,
+                lambda team: send_lock(path, month, channel, team),
             )
             report.outcomes.append(outcome)
             bad = exc is not None and (exc.transient or exc.in_doubt)
@@ -595,9 +646,13 @@ def _send_one(
     ledger: Callable[[], contextlib.AbstractContextManager[Ledger]],
     release: bool,
     sleep: Callable[[float], None],
+    lock: Callable[[str], contextlib.AbstractContextManager[None]] = lambda team: (
+        contextlib.nullcontext()
+    ),
 ) -> tuple[Outcome, SendError | None]:
     """Send one message with retries; the outcome, and the last error if it failed. The ledger
-    is opened for each step and closed while the message is on its way."""
+    is opened for each step and closed while the message is on its way; `lock(team)` is held
+    from each claim until its outcome is recorded."""
     mid = _mid(d, sender)
     try:
         msg = builder.scorecard(
@@ -615,46 +670,50 @@ def _send_one(
         return Outcome(d, FAILED, 0, mid, error), SendError(error, transient=False)
     attempts = 0
     while True:
-        with ledger() as led:
-            gone = led.claim(d, release, mid)
-        if gone is not None:  # sent, or claimed, by another run since this one looked
-            gone.attempts, gone.message_id = attempts, mid
-            return gone, None
-        attempts += 1
-        try:
-            transport.send(msg, envelope_from, [d.recipient], _outbox_name(d))
-        except Exception as exc:  # noqa: BLE001 - recorded as failed or in doubt, never "sending"
-            err = (
-                exc
-                if isinstance(exc, SendError)
-                else SendError(
-                    f"unexpected {type(exc).__name__}: {transport.scrub(str(exc))}",
-                    transient=False,
-                )
-            )
-            if err.in_doubt:
-                log.error("%s → %s, attempt %d: in doubt: %s", d.team, d.recipient, attempts, err)
-                with ledger() as led:
-                    led.write(d, IN_DOUBT, error=f"{err}. Message-ID {mid}")
-                return Outcome(d, IN_DOUBT, attempts, mid, doubt_text(d, mid, str(err))), err
-            retry = err.retryable and attempts < sender.max_attempts
-            log.warning(
-                "%s → %s, attempt %d: %s%s",
-                d.team,
-                d.recipient,
-                attempts,
-                err,
-                " (will retry)" if retry else "",
-            )
+        # claim, send and record under the team's lock; the pause before a retry outside it
+        with lock(d.team):
             with ledger() as led:
-                led.write(d, FAILED, error=str(err))
-            if not retry:
-                return Outcome(d, FAILED, attempts, mid, str(err)), err
-            sleep(sender.wait(attempts))
-            continue
-        with ledger() as led:
-            led.write(d, SENT)
-        return Outcome(d, SENT, attempts, mid), None
+                gone = led.claim(d, release, mid)
+            if gone is not None:  # sent, or claimed, by another run since this one looked
+                gone.attempts, gone.message_id = attempts, mid
+                return gone, None
+            attempts += 1
+            try:
+                transport.send(msg, envelope_from, [d.recipient], _outbox_name(d))
+            except Exception as exc:  # noqa: BLE001 - recorded as failed or in doubt, never "sending"
+                err = (
+                    exc
+                    if isinstance(exc, SendError)
+                    else SendError(
+                        f"unexpected {type(exc).__name__}: {transport.scrub(str(exc))}",
+                        transient=False,
+                    )
+                )
+                if err.in_doubt:
+                    log.error(
+                        "%s → %s, attempt %d: in doubt: %s", d.team, d.recipient, attempts, err
+                    )
+                    with ledger() as led:
+                        led.write(d, IN_DOUBT, error=f"{err}. Message-ID {mid}")
+                    return Outcome(d, IN_DOUBT, attempts, mid, doubt_text(d, mid, str(err))), err
+                retry = err.retryable and attempts < sender.max_attempts
+                log.warning(
+                    "%s → %s, attempt %d: %s%s",
+                    d.team,
+                    d.recipient,
+                    attempts,
+                    err,
+                    " (will retry)" if retry else "",
+                )
+                with ledger() as led:
+                    led.write(d, FAILED, error=str(err))
+                if not retry:
+                    return Outcome(d, FAILED, attempts, mid, str(err)), err
+            else:
+                with ledger() as led:
+                    led.write(d, SENT)
+                return Outcome(d, SENT, attempts, mid), None
+        sleep(sender.wait(attempts))
 
 
 def send_alert(

@@ -65,7 +65,7 @@ def evaluate_gate(settings: Settings, month: str, now: datetime | None = None) -
     """The gate for `month`; `now` (default: the wall clock) decides whether it has ended."""
     now = now or utc_now()
     prev = shift_month(month, -1)
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with warehouse.connect(settings.warehouse, read_only=True) as con:
         loads = con.execute(
             "SELECT dataset, rows_read, quarantined, undated, landing_latest "
             "FROM ingest_months WHERE period = ? AND dataset IN ('tickets', 'survey_responses')",

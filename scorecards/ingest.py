@@ -204,7 +204,7 @@ def ingest_events(
     asset does) a load that fails one is not written at all: `audit.IngestRejected` is raised and
     the warehouse, the quarantine files and the months state stay as they were."""
     months = sorted(set(months))
-    with warehouse.connect(settings.warehouse_path) as con:
+    with warehouse.connect(settings.warehouse) as con:
         notes: dict[str, list[str]] = {"tickets": [], "survey_responses": []}
         tickets = load_and_validate(con, settings, TICKETS, None, notes["tickets"], clock)
         surveys = load_and_validate(
@@ -239,16 +239,14 @@ def ingest_events(
                 )
         # Audit before publishing: a load that fails a blocking check changes nothing.
         _audit_events(con, settings, (tickets, surveys), reports, months, clock(), blocking_checks)
-        con.execute("BEGIN TRANSACTION")
-        try:
+
+        def publish() -> None:
             for res in (tickets, surveys):
                 warehouse.replace_months(con, res.dataset.table, res.accepted, months)
                 _record(con, reports[res.dataset.table], months)
             _record_team_names(con, tickets, surveys)
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+
+        warehouse.write_transaction(con, publish, f"ingest {', '.join(months)}")
         for res in (tickets, surveys):
             reports[res.dataset.table].quarantine_files = write_quarantine(
                 con, res, settings.quarantine_dir / res.dataset.name, months
@@ -310,7 +308,7 @@ def ingest_customers(
 ) -> IngestReport:
     """Validate the landing customers and replace the customer table whole (with
     `blocking_checks`, only when the quarantined share is within the threshold)."""
-    with warehouse.connect(settings.warehouse_path) as con:
+    with warehouse.connect(settings.warehouse) as con:
         notes: list[str] = []
         res = load_and_validate(con, settings, CUSTOMERS, None, notes, clock)
         months = [
@@ -328,17 +326,15 @@ def ingest_customers(
             raise audit.IngestRejected(
                 ["customers"], report.checks, {"customers": report}, rejected
             )
-        con.execute("BEGIN TRANSACTION")
-        try:
+
+        def publish() -> None:
             con.execute(f"DELETE FROM {CUSTOMERS.table}")
             con.execute(f"INSERT INTO {CUSTOMERS.table} BY NAME SELECT * FROM {res.accepted}")
             con.execute("DELETE FROM ingest_months WHERE dataset = ?", [CUSTOMERS.table])
             con.execute("DELETE FROM quarantine_reasons WHERE dataset = ?", [CUSTOMERS.table])
             _record(con, report, months)
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+
+        warehouse.write_transaction(con, publish, "ingest customers")
         folder = settings.quarantine_dir / CUSTOMERS.name
         if folder.exists():
             for old in folder.glob("*.csv"):

@@ -604,19 +604,19 @@ def build_team_kpis(
 ) -> dict[str, pd.DataFrame]:
     """Compute `months`, replace them in the warehouse in one transaction, write their CSVs."""
     frames: dict[str, pd.DataFrame] = {}
-    with warehouse.connect(settings.warehouse_path) as con:
+    with warehouse.connect(settings.warehouse) as con:
         for month in sorted(months):
             frames[month] = compute_team_kpis(con, settings, month, first_month)
-        con.execute("BEGIN TRANSACTION")
-        try:
+
+        def write() -> None:
             for month, df in frames.items():
                 con.register("_kpis", df)
-                warehouse.replace_months(con, "team_kpis", "_kpis", [month])
-                con.unregister("_kpis")
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+                try:
+                    warehouse.replace_months(con, "team_kpis", "_kpis", [month])
+                finally:
+                    con.unregister("_kpis")
+
+        warehouse.write_transaction(con, write, f"team_kpis {', '.join(sorted(frames))}")
     for month, df in frames.items():
         write_kpi_csv(df, kpi_csv_path(settings, month))
     return frames

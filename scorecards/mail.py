@@ -32,6 +32,7 @@ import jinja2
 import pandas as pd
 
 from scorecards import formatting as fmt
+from scorecards import package_files
 from scorecards.attention import overview_subject_status, quiet_sentence, subject_status
 from scorecards.kpi_catalog import (
     ALL_TEAMS,
@@ -41,7 +42,7 @@ from scorecards.kpi_catalog import (
 )
 from scorecards.report_data import MonthData, OverviewReport, TeamReport
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "reports" / "templates" / "mail"
+TEMPLATE_DIR = package_files.MAIL_TEMPLATES_DIR
 # every headline KPI (the team's 3-5; the overview's columns)
 HEADLINE_IN_MAIL = 8
 
@@ -51,6 +52,7 @@ T: dict[str, dict[str, str]] = {
         "status_subject": "{team}, {month}: {status}",
         "attention": "Was Aufmerksamkeit braucht",
         "at_most": "höchstens ",
+        "target_unjudged": "Ziel {v}, bei so wenigen Fällen nicht beurteilt",
         "overview_name": "Übersicht aller Teams",
         "overview_file": "Uebersicht",
         "greeting": "Guten Tag,",
@@ -72,6 +74,7 @@ T: dict[str, dict[str, str]] = {
         "status_subject": "{team}, {month}: {status}",
         "attention": "What needs attention",
         "at_most": "at most ",
+        "target_unjudged": "target {v}, not judged on so few cases",
         "overview_name": "All teams overview",
         "overview_file": "Overview",
         "greeting": "Hello,",
@@ -168,9 +171,15 @@ def _headline(rows: pd.DataFrame, kpis: Sequence[str], locale: str) -> list[Head
             else ""
         )
         target = _float(row.get("target"))
-        status = fmt.target_status(kpi, value, target)
+        # As on the tile: too few cases to say met or missed.
+        status = "" if low else fmt.target_status(kpi, value, target)
         target_text = ""
-        if status:
+        if low and math.isfinite(target):
+            at_most = t["at_most"] if KPI_BY_ID[kpi].better == "lower" else ""
+            target_text = t["target_unjudged"].format(
+                v=at_most + fmt.kpi_value(kpi, target, locale)
+            )
+        elif status:
             at_most = t["at_most"] if KPI_BY_ID[kpi].better == "lower" else ""
             target_text = (
                 f"{fmt.status_text(status, locale)}: {at_most}{fmt.kpi_value(kpi, target, locale)}"

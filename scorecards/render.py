@@ -31,7 +31,7 @@ from weasyprint import CSS, HTML, Attachment
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from scorecards import charts
+from scorecards import charts, package_files
 from scorecards import formatting as fmt
 from scorecards.kpi_catalog import (
     ALL_TEAMS,
@@ -43,7 +43,7 @@ from scorecards.kpi_catalog import (
 )
 from scorecards.report_data import OverviewReport, TeamReport, channel_matrix, kpi_rows_csv
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "reports" / "templates"
+TEMPLATE_DIR = package_files.TEMPLATES_DIR
 AUTHOR = "Service Scorecards"
 
 T: dict[str, dict[str, str]] = {
@@ -593,7 +593,6 @@ class Renderer:
         )
         self.team_template = self.env.get_template("scorecard.html.j2")
         self.overview_template = self.env.get_template("overview.html.j2")
-        charts.configure()
 
     # -- documents ---------------------------------------------------------------------------
 
@@ -831,7 +830,8 @@ class Renderer:
         value, target, n = _f(row.value), _f(row.target), _f(row.n)
         hist = r.series(kpi).value.to_numpy(dtype=float)
         low = bool(n < LOW_SAMPLE_N)
-        status = fmt.target_status(kpi, value, target)
+        # Too few cases to judge: the target is shown, but neither met nor missed.
+        status = "" if low else fmt.target_status(kpi, value, target)
         target_text = fmt.kpi_value(kpi, target, loc)
         prev = fmt.change(kpi, value, _f(row.prev_value), loc, t["vs_prev"], significant=_sig(row))
         if prev["tone"] == "noise" and prev["arrow"] != "►":
@@ -843,7 +843,7 @@ class Renderer:
             "full_label": fmt.kpi_label(kpi, loc),
             "value": fmt.kpi_value(kpi, value, loc),
             "reason": _reason(row, loc),
-            "status": "" if low else status,
+            "status": status,
             "target": (t["misses"] if status == "missed" else t["meets"]).format(v=target_text)
             if status
             else (

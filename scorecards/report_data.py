@@ -216,7 +216,7 @@ def _times(con: duckdb.DuckDBPyConnection, months: Sequence[str], tz: str) -> pd
 def load_month(settings: Settings, month: str) -> MonthData:
     """Read the month's KPI history, chart series, data-quality facts and churn scores."""
     months = month_range(shift_month(month, -(HISTORY_MONTHS - 1)), month)
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with warehouse.connect(settings.warehouse, read_only=True) as con:
         kpis = con.execute(
             "SELECT * FROM team_kpis WHERE period IN (SELECT unnest($m)) ORDER BY period, team",
             {"m": months},
@@ -266,7 +266,7 @@ def load_month(settings: Settings, month: str) -> MonthData:
         ).df()
     if month not in set(kpis.period):
         raise LookupError(
-            f"no team KPIs for {month} in {settings.warehouse_path}: materialize team_kpis "
+            f"no team KPIs for {month} in {settings.warehouse.describe()}: materialize team_kpis "
             f"for {month} first"
         )
     return MonthData(
@@ -293,7 +293,8 @@ def _label_sql(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
     have = {
         r[0]
         for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'customers'"
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'customers' "
+            "AND table_catalog = current_database()"
         ).fetchall()
     }
     return f"c.{col}" if col in have else "NULL::VARCHAR"

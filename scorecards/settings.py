@@ -17,12 +17,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from scorecards import package_files
 from scorecards.kpi_catalog import ALL_TEAMS, KPI_IDS
 from scorecards.sources import SourcesFile
+from scorecards.warehouse import WarehouseTarget, target_from_env
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR_ENV = "SCORECARDS_DATA_DIR"
-CONFIG_DIR_ENV = "SCORECARDS_CONFIG_DIR"
+DATA_DIR_ENV = package_files.DATA_DIR_ENV  # "SCORECARDS_DATA_DIR"
+CONFIG_DIR_ENV = package_files.CONFIG_DIR_ENV  # "SCORECARDS_CONFIG_DIR"
 DATASETS: tuple[str, ...] = ("tickets", "surveys", "customers")
 
 # A plain address (local@domain.tld) in ASCII, nothing a mail header could read as more: no
@@ -324,8 +325,20 @@ class Settings:
         return self.data_dir / "out"
 
     @property
+    def warehouse(self) -> WarehouseTarget:
+        """The warehouse backend chosen by SCORECARDS_WAREHOUSE (docs/warehouse.md); read at
+        each access so a process and its tests see the environment they run in."""
+        try:
+            return target_from_env(self.data_dir)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+    @property
     def warehouse_path(self) -> Path:
-        return self.data_dir / "warehouse.duckdb"
+        """The DuckDB warehouse file: the selected one when the backend is DuckDB, else where
+        the default one would be (kept for callers that handle DuckDB files only)."""
+        target = self.warehouse
+        return target.path if target.path is not None else self.data_dir / "warehouse.duckdb"
 
     def target(self, team: str, kpi: str) -> float | None:
         if team == ALL_TEAMS:
@@ -374,9 +387,16 @@ def _read_yaml(path: Path, model: type[BaseModel]) -> Any:
 def load_settings(
     data_dir: str | Path | None = None, config_dir: str | Path | None = None
 ) -> Settings:
-    """Read and validate the configuration; paths default to the environment, then ./data, ./config."""
-    data = Path(data_dir or os.environ.get(DATA_DIR_ENV) or PROJECT_ROOT / "data").resolve()
-    conf = Path(config_dir or os.environ.get(CONFIG_DIR_ENV) or PROJECT_ROOT / "config").resolve()
+    """Read and validate the configuration. Paths default to the environment, then to the source
+    checkout's data/ and config/; an installed package has no default (docs/deployment.md)."""
+    try:
+        data = Path(data_dir or os.environ.get(DATA_DIR_ENV) or package_files.default_data_dir())
+        conf = Path(
+            config_dir or os.environ.get(CONFIG_DIR_ENV) or package_files.default_config_dir()
+        )
+    except package_files.PackageFilesError as exc:
+        raise ConfigError(str(exc)) from None
+    data, conf = data.resolve(), conf.resolve()
     teams = _read_yaml(conf / "teams.yaml", TeamsFile)
     sources = _read_yaml(conf / "sources.yaml", SourcesFile)
     return Settings(data_dir=data, config_dir=conf, teams_file=teams, sources=sources)

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import fnmatch
 from functools import cache
-from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-PRESETS_DIR = Path(__file__).resolve().parent / "presets"
+from scorecards import package_files
+
+PRESETS_DIR = package_files.PRESETS_DIR
 DATASET_NAMES: tuple[str, ...] = ("tickets", "surveys", "customers")
 
 # Tokens that mean "no value" in every export unless a mapping says otherwise; compared after

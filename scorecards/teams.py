@@ -105,12 +105,13 @@ def team_id_sql(expr: str, teams: Iterable[TeamConfig]) -> str:
 
 
 def data_teams(
-    source: duckdb.DuckDBPyConnection | Path | str, months: Collection[str] | None = None
+    source: duckdb.DuckDBPyConnection | warehouse.WarehouseTarget | Path | str,
+    months: Collection[str] | None = None,
 ) -> dict[str, str]:
     """Team id -> readable name of every team with tickets or survey responses (in `months`,
     default all): the name from `team_names`, else the id."""
     if not isinstance(source, duckdb.DuckDBPyConnection):
-        with warehouse.connect(Path(source), read_only=True) as con:
+        with warehouse.connect(warehouse.as_target(source), read_only=True) as con:
             return data_teams(con, months)
     con = source
     where = "team IS NOT NULL AND team <> ''"
@@ -139,7 +140,7 @@ def data_teams(
 
 def resolve_teams(
     settings: Settings,
-    source: duckdb.DuckDBPyConnection | Path | str,
+    source: duckdb.DuckDBPyConnection | warehouse.WarehouseTarget | Path | str,
     months: Collection[str] | None = None,
 ) -> dict[str, TeamConfig]:
     """The teams that get a scorecard: the configured ones in config order, then (with
@@ -173,5 +174,5 @@ def for_month(
     from the data gets a scorecard for the months it has data in. `con`: an open warehouse
     connection to read from, else the warehouse is opened read-only."""
     return settings.with_teams(
-        resolve_teams(settings, settings.warehouse_path if con is None else con, [month])
+        resolve_teams(settings, settings.warehouse if con is None else con, [month])
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -101,3 +102,124 @@ class Env:
 @pytest.fixture
 def env(tmp_path: Path) -> Env:
     return Env(tmp_path)
+
+
+# --- the two warehouse backends ---------------------------------------------------------------
+#
+# Tests that take `warehouse_backend` (module-scoped, parametrized) run once on the DuckDB file
+# and once on DuckLake with its catalog in the local PostgreSQL. On DuckLake every data dir gets
+# its own catalog database, created when its settings first name the warehouse and dropped
+# when the module ends, so the Envs of one test never share a warehouse (as with the file).
+
+PG_ENV = "SCORECARDS_TEST_PG"  # libpq keywords of the test server, without dbname
+PG_DEFAULT = "host=127.0.0.1 port=5432 user=postgres"
+
+
+class LakeBackend:
+    """Data dir -> (catalog database, data path) on the test PostgreSQL server."""
+
+    def __init__(self) -> None:
+        import os
+        import uuid
+
+        self.server = os.environ.get(PG_ENV, PG_DEFAULT)
+        # unique per test run: several runs may share the server
+        self.prefix = f"sc_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        self.lakes: dict[Path, tuple[str, str]] = {}
+        self._check()
+
+    def _admin(self):  # noqa: ANN202 - psycopg2 connection
+        import psycopg2
+
+        con = psycopg2.connect(f"{self.server} dbname=postgres", connect_timeout=5)
+        con.autocommit = True
+        return con
+
+    def _check(self) -> None:
+        try:
+            self._admin().close()
+        except Exception as exc:  # noqa: BLE001 - any reason is reported the same way
+            pytest.fail(
+                f"the DuckLake warehouse tests need PostgreSQL at '{self.server}' (trust auth, "
+                f"set {PG_ENV} for another server); it is not reachable: {exc}",
+                pytrace=False,
+            )
+
+    def _sql(self, sql: str) -> None:
+        con = self._admin()
+        try:
+            con.cursor().execute(sql)
+        finally:
+            con.close()
+
+    def catalog(self, db: str) -> str:
+        return f"postgres:dbname={db} {self.server}"
+
+    def lake(self, data_dir: Path) -> tuple[str, str]:
+        data_dir = Path(data_dir).resolve()
+        if data_dir not in self.lakes:
+            db = f"{self.prefix}_{len(self.lakes)}"
+            self._sql(f'CREATE DATABASE "{db}"')
+            self.lakes[data_dir] = (db, f"{data_dir / 'lake'}/")
+        return self.lakes[data_dir]
+
+    def target(self, data_dir: Path):  # noqa: ANN201 - WarehouseTarget
+        from scorecards.warehouse import WarehouseTarget
+
+        db, data_path = self.lake(data_dir)
+        return WarehouseTarget("ducklake", catalog=self.catalog(db), data_path=data_path)
+
+    def environ(self, data_dir: Path) -> dict[str, str]:
+        """What a child process needs in its environment to open `data_dir`'s warehouse."""
+        db, data_path = self.lake(data_dir)
+        return {
+            "SCORECARDS_WAREHOUSE": f"ducklake:{self.catalog(db)}",
+            "SCORECARDS_WAREHOUSE_DATA_PATH": data_path,
+        }
+
+    def clone(self, src: Path, dst: Path) -> None:
+        """`dst`'s warehouse starts as a copy of `src`'s (a data dir copied with copytree). The
+        copy shares the data files: DuckLake never changes a file it wrote, and no test
+        expires snapshots."""
+        db, data_path = self.lake(src)
+        new = f"{self.prefix}_{len(self.lakes)}"
+        self._sql(f'CREATE DATABASE "{new}" TEMPLATE "{db}"')
+        self.lakes[Path(dst).resolve()] = (new, data_path)
+
+    def drop_all(self) -> None:
+        for db, _ in self.lakes.values():
+            self._sql(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        self.lakes.clear()
+
+
+@pytest.fixture(scope="module", params=["duckdb", "ducklake"])
+def warehouse_backend(request: pytest.FixtureRequest) -> object:
+    """The backend of this module's run: "duckdb", or the LakeBackend on "ducklake"."""
+    import scorecards.settings as settings_module
+    from scorecards.warehouse import target_from_env
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("SCORECARDS_WAREHOUSE", raising=False)
+        mp.delenv("SCORECARDS_WAREHOUSE_DATA_PATH", raising=False)
+        if request.param == "duckdb":
+            yield "duckdb"
+            return
+        lake = LakeBackend()
+
+        def target(data_dir: Path, environ: dict[str, str] | None = None):  # noqa: ANN202
+            if environ is None and "SCORECARDS_WAREHOUSE" not in os.environ:
+                return lake.target(data_dir)
+            return target_from_env(data_dir, environ)
+
+        mp.setattr(settings_module, "target_from_env", target)
+        try:
+            yield lake
+        finally:
+            lake.drop_all()
+
+
+def clone_warehouse(backend: object, src: Path, dst: Path) -> None:
+    """After copying data dir `src` to `dst`: give `dst` a copy of `src`'s warehouse too (the
+    DuckDB file came along with the copy; a DuckLake catalog lives in PostgreSQL)."""
+    if isinstance(backend, LakeBackend):
+        backend.clone(src, dst)

@@ -31,6 +31,9 @@ from scorecards.periods import month_bounds, month_range
 from scorecards.settings import ConfigError
 from tests.conftest import TEAMS, Env, customer, survey, ticket
 
+# every test here runs on the DuckDB file and on DuckLake (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("warehouse_backend")
+
 TZ = "Europe/Berlin"
 
 
@@ -52,7 +55,7 @@ def _t(tid: str, cid: str, created: str, **kw: object) -> dict:
 
 
 @pytest.fixture(scope="module")
-def signals(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+def signals(warehouse_backend: object, tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     env = Env(tmp_path_factory.mktemp("signals"), teams=_teams())
     done = {"resolved_at": "2026-04-20T12:00:00+02:00"}
     rows = [
@@ -153,7 +156,7 @@ def signals(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     settings = env.settings()
     ingest_events(settings, month_range("2025-08", "2026-05"))
     ingest_customers(settings)
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with warehouse.connect(settings.warehouse, read_only=True) as con:
         df = compute_signals(con, P, settings.teams_file.churn, TZ, month_bounds("2025-08", TZ)[0])
     return df.set_index("customer_id")
 
@@ -410,7 +413,9 @@ def _load(env: Env, months: list[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def full(tmp_path_factory: pytest.TempPathFactory, history: tuple) -> Env:
+def full(
+    warehouse_backend: object, tmp_path_factory: pytest.TempPathFactory, history: tuple
+) -> Env:
     """The whole year loaded and every month scored."""
     env = Env(tmp_path_factory.mktemp("full"), teams=_teams())
     _write(env, *history)
@@ -420,7 +425,7 @@ def full(tmp_path_factory: pytest.TempPathFactory, history: tuple) -> Env:
 
 
 def _month_rows(env: Env, table: str, month: str) -> list[tuple]:
-    with warehouse.connect(env.settings().warehouse_path, read_only=True) as con:
+    with warehouse.connect(env.settings().warehouse, read_only=True) as con:
         return con.execute(
             f"SELECT * FROM {table} WHERE period = ? ORDER BY ALL", [month]
         ).fetchall()
@@ -469,7 +474,7 @@ def test_model_is_fitted_only_on_months_with_known_outcome(full: Env) -> None:
 
 
 def test_backtest_beats_the_volume_baseline(full: Env) -> None:
-    with warehouse.connect(full.settings().warehouse_path, read_only=True) as con:
+    with warehouse.connect(full.settings().warehouse, read_only=True) as con:
         bt = con.execute("SELECT * FROM churn_backtest ORDER BY period, model").df()
     # Scored from June (first month with a training month), outcome known up to September.
     assert sorted(set(bt.period)) == ["2025-06", "2025-07", "2025-08", "2025-09"]
@@ -485,7 +490,7 @@ def test_output_rows_bands_and_csv(full: Env) -> None:
     rows = pd.DataFrame(
         _month_rows(full, "customer_churn_risk", SCORED),
     )
-    with warehouse.connect(full.settings().warehouse_path, read_only=True) as con:
+    with warehouse.connect(full.settings().warehouse, read_only=True) as con:
         risk = con.execute("SELECT * FROM customer_churn_risk WHERE period = ?", [SCORED]).df()
     assert len(rows) == len(risk)
     assert risk.score.between(0, 1).all()
@@ -493,7 +498,7 @@ def test_output_rows_bands_and_csv(full: Env) -> None:
     quiet = risk[risk.team.isna()]
     assert len(quiet) and (quiet.tickets == 0).all()
     # Nobody who left before the end of the month is scored.
-    with warehouse.connect(full.settings().warehouse_path, read_only=True) as con:
+    with warehouse.connect(full.settings().warehouse, read_only=True) as con:
         gone = con.execute(
             "SELECT count(*) FROM customer_churn_risk r JOIN customers c USING (customer_id) "
             "WHERE r.period = ? AND c.churned_at < ?",
@@ -527,7 +532,7 @@ def test_months_without_enough_history_are_not_scored(full: Env) -> None:
 
 def test_at_risk_kpis_read_the_scores(full: Env) -> None:
     settings = full.settings()
-    with warehouse.connect(settings.warehouse_path) as con:
+    with warehouse.connect(settings.warehouse) as con:
         kpis = compute_team_kpis(con, settings, SCORED, MONTHS[0])
         early = compute_team_kpis(con, settings, "2025-05", MONTHS[0])
         risk = con.execute(
@@ -569,7 +574,7 @@ def test_team_without_customers_gets_empty_at_risk_rows(tmp_path: Path, history:
     _load(env, months)
     build_churn_risk(env.settings(), months, MONTHS[0])
     settings = env.settings()
-    with warehouse.connect(settings.warehouse_path) as con:
+    with warehouse.connect(settings.warehouse) as con:
         k = compute_team_kpis(con, settings, "2025-07", MONTHS[0]).set_index(["team", "kpi"])
     assert k.at[("gamma", "at_risk_customers"), "value"] == 0
     assert k.at[("gamma", "at_risk_customers"), "n"] == 0
@@ -645,7 +650,7 @@ def test_csv_shows_pseudonyms_when_configured(
         conf.settings(), data_dir=tmp_path / "elsewhere"
     )  # the scores of `full`, written under another data dir
     monkeypatch.setenv("SCORECARDS_ID_KEY", "k3y")
-    with warehouse.connect(full.settings().warehouse_path, read_only=True) as con:
+    with warehouse.connect(full.settings().warehouse, read_only=True) as con:
         path = write_risk_csv(con, settings, SCORED)
         real = con.execute(
             "SELECT customer_id FROM customer_churn_risk WHERE period = ? "
@@ -658,7 +663,7 @@ def test_csv_shows_pseudonyms_when_configured(
     assert not set(shown) & set(real)
     monkeypatch.delenv("SCORECARDS_ID_KEY")
     with (
-        warehouse.connect(full.settings().warehouse_path, read_only=True) as con,
+        warehouse.connect(full.settings().warehouse, read_only=True) as con,
         pytest.raises(ConfigError, match="SCORECARDS_ID_KEY"),
     ):
         write_risk_csv(con, settings, SCORED)

@@ -20,9 +20,9 @@ from pipelines.resources import MAIL_ENV, MailResource
 from pipelines.schedules import JOB
 from pipelines.sensors import alert_admins_on_run_failure
 from scorecards import publish
-from scorecards.local_smtp import LocalSmtpServer
 from scorecards.periods import last_complete_month, month_range
 from tests.conftest import Env, customer, survey, ticket
+from tests.smtp_server import LocalSmtpServer
 from tests.test_delivery import EVERYONE, TEAMS
 
 PASSWORD = "Pa55-w0rd-nobody-may-see"
@@ -364,3 +364,10 @@ def test_demo_path_writes_the_outbox_once(tmp_path, monkeypatch: pytest.MonkeyPa
     assert {f: f.stat().st_mtime_ns for f in sorted(outbox.glob("*.eml"))} == stamps
     # older months were loaded in a range run: no e-mail for them
     assert not (env.data / "out" / "2026-08" / "outbox").exists()
+
+
+@pytest.fixture(scope="module")
+def warehouse_backend() -> str:
+    """The fixtures imported from test_delivery run on both backends; these tests open the
+    DuckDB file directly (or run the Dagster code location on it), so the file only."""
+    return "duckdb"

@@ -9,19 +9,18 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
 import yaml
 
-from scorecards import delivery, publish
+from scorecards import delivery, publish, warehouse
 from scorecards.delivery import Sender, deliver, plan
 from scorecards.gate import evaluate_gate
 from scorecards.ingest import ingest_customers, ingest_events
 from scorecards.kpis import build_team_kpis
-from scorecards.local_smtp import LocalSmtpServer
 from scorecards.smtp import FileOutbox, SmtpSettings, SmtpTransport
-from tests.conftest import Env
+from tests.conftest import Env, clone_warehouse
+from tests.smtp_server import LocalSmtpServer
 from tests.test_dagster import _fill
 
 MONTH = "2026-04"
@@ -42,11 +41,14 @@ TEAMS = {
     ],
 }
 EVERYONE = {"a1@example.com", "a2@example.com", "b1@example.com", "boss@example.com"}
+# every test here runs on the DuckDB file and on DuckLake (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("warehouse_backend")
+
 SENDER = Sender("Service Scorecards <scorecards@example.com>", "analytics@example.com", 3, 0, 0)
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Env:
+def built(warehouse_backend: object, tmp_path_factory: pytest.TempPathFactory) -> Env:
     """Two months loaded and the April scorecards rendered, once for the module."""
     env = Env(tmp_path_factory.mktemp("delivery"), teams=TEAMS)
     _fill(env)
@@ -60,13 +62,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Env:
 
 
 @pytest.fixture
-def env(built: Env, tmp_path: Path) -> Env:
+def env(warehouse_backend: object, built: Env, tmp_path: Path) -> Env:
     """A copy of the built data dir: every test starts with an empty ledger."""
     copy = Env.__new__(Env)
     copy.root, copy.config = tmp_path, built.config
     copy.data = tmp_path / "data"
     copy.landing = copy.data / "landing"
     shutil.copytree(built.data, copy.data)
+    clone_warehouse(warehouse_backend, built.data, copy.data)
     return copy
 
 
@@ -93,11 +96,8 @@ def _transport(
 
 
 def _ledger(env: Env) -> pd.DataFrame:
-    con = duckdb.connect(str(env.data / "warehouse.duckdb"), read_only=True)
-    try:
+    with warehouse.connect(env.settings().warehouse, read_only=True) as con:
         return con.execute("SELECT * FROM delivery_ledger ORDER BY team, recipient").df()
-    finally:
-        con.close()
 
 
 def _received(srv: LocalSmtpServer) -> dict[str, list]:
@@ -289,7 +289,7 @@ def test_in_doubt_delivery_is_reported_not_resent(env: Env, server) -> None:
     settings = env.settings()
     d = next(x for x in plan(settings, MONTH).deliveries if x.recipient == "b1@example.com")
     # what a run that crashed between claiming and recording leaves behind
-    with delivery.Ledger.open(settings.warehouse_path, MONTH, "crashed-run", "smtp") as ledger:
+    with delivery.Ledger.open(settings.warehouse, MONTH, "crashed-run", "smtp") as ledger:
         ledger.write(d, delivery.SENDING, attempt=True)
     report = deliver(settings, MONTH, _transport(server), SENDER, run_id="run-2")
     outcome = next(o for o in report.outcomes if o.delivery.recipient == "b1@example.com")
@@ -344,12 +344,12 @@ def test_gate_passes_on_complete_data_and_names_what_fails(env: Env) -> None:
     strict = env.root / "strict"
     strict.mkdir()
     (strict / "teams.yaml").write_text(yaml.safe_dump(teams))
-    con = duckdb.connect(str(env.data / "warehouse.duckdb"))
-    con.execute(
-        "UPDATE ingest_months SET quarantined = 3 WHERE period = ? AND dataset = 'tickets'", [MONTH]
-    )
-    con.execute("DELETE FROM tickets WHERE period = ? AND team = 'beta'", [MONTH])
-    con.close()
+    with warehouse.connect(env.settings().warehouse) as con:
+        con.execute(
+            "UPDATE ingest_months SET quarantined = 3 WHERE period = ? AND dataset = 'tickets'",
+            [MONTH],
+        )
+        con.execute("DELETE FROM tickets WHERE period = ? AND team = 'beta'", [MONTH])
     from scorecards.settings import load_settings
 
     gate = evaluate_gate(load_settings(env.data, strict), MONTH)

@@ -18,9 +18,9 @@ import pytest
 
 from scorecards import publish, render
 from scorecards.delivery import deliver
-from scorecards.local_smtp import LocalSmtpServer
 from scorecards.smtp import SmtpSettings, SmtpTransport, secret_forms
 from tests.conftest import Env
+from tests.smtp_server import LocalSmtpServer
 from tests.test_delivery import (  # noqa: F401 - fixtures
     EVERYONE,
     MONTH,
@@ -316,3 +316,10 @@ def test_a_ledger_from_before_content_hashes_is_migrated_in_place(
     third = _deliver(env, server, "run-3")
     assert third.count("already_sent") == 4 and third.count("held") == 0
     assert len(server.messages) == 4
+
+
+@pytest.fixture(scope="module")
+def warehouse_backend() -> str:
+    """The fixtures imported from test_delivery run on both backends; these tests open the
+    DuckDB file directly (or run the Dagster code location on it), so the file only."""
+    return "duckdb"

@@ -17,9 +17,9 @@ from assets.delivery import SEND_TAG
 from pipelines.definitions import build_definitions
 from pipelines.resources import MailResource
 from pipelines.schedules import JOB, SCHEDULE
-from scorecards.local_smtp import LocalSmtpServer
 from scorecards.settings import CONFIG_DIR_ENV, DATA_DIR_ENV
 from tests.conftest import Env
+from tests.smtp_server import LocalSmtpServer
 from tests.test_delivery import MONTH
 from tests.test_delivery import built as built  # noqa: PLC0414 - the fixture
 
@@ -153,3 +153,10 @@ def test_an_in_doubt_delivery_alerts_the_admins_with_what_to_check(world) -> Non
         for e in instance.all_logs(result.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
     ]
     assert failure.step_failure_data.user_failure_data.metadata["admin_alert_sent"].value
+
+
+@pytest.fixture(scope="module")
+def warehouse_backend() -> str:
+    """The fixtures imported from test_delivery run on both backends; these tests open the
+    DuckDB file directly (or run the Dagster code location on it), so the file only."""
+    return "duckdb"

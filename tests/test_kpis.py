@@ -13,11 +13,14 @@ from scorecards.kpi_catalog import KPIS
 from scorecards.kpis import MissingMonthsError, build_team_kpis, compute_team_kpis
 from tests.conftest import Env, customer, survey, ticket
 
+# every test here runs on the DuckDB file and on DuckLake (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("warehouse_backend")
+
 MONTHS = ["2026-02", "2026-03", "2026-04"]
 
 
 @pytest.fixture(scope="module")
-def kpis(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+def kpis(warehouse_backend: object, tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     env = Env(tmp_path_factory.mktemp("kpis"))
     env.tickets(
         [
@@ -236,7 +239,7 @@ def test_missing_input_month_is_an_error(env: Env) -> None:
     settings = env.settings()
     ingest_events(settings, ["2026-04"])  # March not loaded
     with (
-        warehouse.connect(settings.warehouse_path) as con,
+        warehouse.connect(settings.warehouse) as con,
         pytest.raises(MissingMonthsError, match="tickets for 2026-03"),
     ):
         compute_team_kpis(con, settings, "2026-04", first_month="2026-03")

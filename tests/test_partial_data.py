@@ -27,6 +27,9 @@ from scorecards.mail import MailBuilder, team_summary
 from scorecards.report_data import load_month, team_report
 from tests.conftest import TEAMS, Env, customer, survey, ticket
 
+# every test here runs on the DuckDB file and on DuckLake (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("warehouse_backend")
+
 MONTHS = ["2026-03", "2026-04"]
 MONTH = "2026-04"
 FIRST = "2026-03"
@@ -107,14 +110,14 @@ def _tickets_only_rows() -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def tickets_only(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def tickets_only(warehouse_backend: object, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     env = Env(tmp_path_factory.mktemp("tickets_only"), teams=TEAMS_CFG)
     rows = _tickets_only_rows()
     env.tickets(rows)  # no surveys folder, no customers folder
     settings = env.settings()
     ingest_events(settings, MONTHS)
     ingest_customers(settings)
-    with warehouse.connect(settings.warehouse_path) as con:
+    with warehouse.connect(settings.warehouse) as con:
         # What the source mapping writes when it declares a contract flag absent from the
         # export: NULL in every row. The ingest of today still requires the column, so the test
         # puts the warehouse into that state itself.
@@ -171,7 +174,7 @@ def test_no_customers_churn_is_not_scored_and_says_why(tickets_only) -> None:
         assert not churn[m].scored
         assert churn[m].reason == "not scored: no customers data"
         assert not (env.data / "out" / m / "churn_risk.csv").exists()
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with warehouse.connect(settings.warehouse, read_only=True) as con:
         status = con.execute(
             "SELECT period, scored, reason FROM churn_status ORDER BY 1"
         ).fetchall()
@@ -270,7 +273,7 @@ def _survey_rows() -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def surveys_only(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def surveys_only(warehouse_backend: object, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     env = Env(tmp_path_factory.mktemp("surveys_only"), teams=TEAMS_CFG)
     env.surveys(_survey_rows())  # no tickets folder
     env.customers(
@@ -396,7 +399,7 @@ def test_null_reopened_flag_is_no_data_and_null_rows_leave_the_base(tmp_path: Pa
     env.tickets(rows)
     settings = env.settings()
     ingest_events(settings, MONTHS)
-    with warehouse.connect(settings.warehouse_path) as con:
+    with warehouse.connect(settings.warehouse) as con:
         con.execute("UPDATE tickets SET reopened = NULL")
         # Half of the April tickets come from an export without the escalation flag.
         con.execute("UPDATE tickets SET escalated = NULL WHERE ticket_id IN ('T1', 'T2', 'T3')")

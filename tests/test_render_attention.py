@@ -223,3 +223,14 @@ def test_tile_titles_are_short(locale: str) -> None:
         "escalation_rate",
     ):
         assert len(tile_label(kpi, locale)) <= 22, tile_label(kpi, locale)
+
+
+@pytest.mark.parametrize("value", [20.0, 95.0])
+def test_a_tile_with_too_few_cases_is_neither_met_nor_missed(renderer: Renderer, value) -> None:
+    r = _team("en")
+    few = (r.kpis.kpi == "csat") & (r.kpis.period == MONTH)
+    r.kpis.loc[few, ["value", "n", "low_sample"]] = [value, 9, True]
+    tile = renderer._tile(r, "csat")
+    assert tile["status"] == "" and tile["low_sample"]
+    assert tile["target"] == "Target 80.0%"  # shown, but without ✓ or ✗
+    assert "9" in tile["n"]

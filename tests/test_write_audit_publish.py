@@ -1,6 +1,7 @@
 """Write-audit-publish: a load that fails a blocking check changes nothing.
 
-Real components: the code location's assets on a Dagster test instance, a DuckDB warehouse file,
+Real components: the code location's assets on a Dagster test instance, the warehouse (the
+DuckDB file and DuckLake, tests/conftest.py),
 landing CSVs; the ingest's clock is injected, so the tests pass on any day."""
 
 from __future__ import annotations
@@ -67,13 +68,16 @@ def _run(env: Env, instance: dg.DagsterInstance, selection: list[str], **kw):
 
 MONTHLY = ["tickets", "survey_responses", "team_kpis"]
 
+# every test here runs on the DuckDB file and on DuckLake (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("warehouse_backend")
+
 
 def _state(env: Env) -> dict[str, object]:
     """Everything a load may change: the warehouse, the published quarantine files, the KPI
     CSVs."""
     quarantine = env.data / "quarantine"
     return {
-        "warehouse": warehouse.dump(env.data / "warehouse.duckdb"),
+        "warehouse": warehouse.dump(env.settings().warehouse),
         "quarantine": {
             str(p.relative_to(quarantine)): p.read_bytes()
             for p in sorted(quarantine.rglob("*.csv"))
@@ -93,12 +97,12 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
 
 
 def _nov_tickets(env: Env) -> int:
-    with warehouse.connect(env.data / "warehouse.duckdb", read_only=True) as con:
+    with warehouse.connect(env.settings().warehouse, read_only=True) as con:
         return con.execute("SELECT count(*) FROM tickets WHERE period = ?", [NOV]).fetchone()[0]
 
 
 @pytest.fixture
-def published(tmp_path: Path):
+def published(warehouse_backend: object, tmp_path: Path):
     """A good load of August to November with KPIs, on a test instance."""
     env = _env(tmp_path)
     with dg.instance_for_test() as instance:
@@ -158,7 +162,7 @@ def test_a_bad_update_file_is_rejected_and_the_previous_load_stays(published) ->
     after = _state(env)
     assert after["warehouse"] != before["warehouse"]
     assert after["out"][f"out/{NOV}/team_kpis.csv"] != before["out"][f"out/{NOV}/team_kpis.csv"]
-    with warehouse.connect(env.data / "warehouse.duckdb", read_only=True) as con:
+    with warehouse.connect(env.settings().warehouse, read_only=True) as con:
         resolved = con.execute(
             "SELECT count(*) FROM tickets WHERE period = ? AND resolved_at IS NOT NULL", [NOV]
         ).fetchone()[0]

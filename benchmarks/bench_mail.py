@@ -1,7 +1,7 @@
-"""E-mail delivery benchmark: `make bench` (`python -m scorecards.bench_mail`).
+"""E-mail delivery benchmark: `make bench` (`python -m benchmarks.bench_mail`).
 
 Sends one month's scorecards to 200 recipients end to end through `scorecards.delivery.deliver`
-to a real SMTP server on 127.0.0.1 (`scorecards.local_smtp.LocalSmtpServer`, in this process):
+to a real SMTP server on 127.0.0.1 (`tests.smtp_server.LocalSmtpServer`, in this process):
 plan, ledger, mail summaries, building each message with its PDF attached, and SMTP over one
 reused session. Three measurements, each repeated (min and median printed):
 
@@ -39,13 +39,14 @@ from pathlib import Path
 
 import yaml
 
-from scorecards import bench_render, delivery, warehouse
-from scorecards.bench import MONTH, REPO, machine
-from scorecards.local_smtp import LocalSmtpServer
+from benchmarks import bench_render
+from benchmarks.bench import MONTH, REPO, machine
+from scorecards import delivery, warehouse
 from scorecards.mail import MailBuilder
 from scorecards.periods import month_range, shift_month
 from scorecards.settings import Settings, load_settings
 from scorecards.smtp import SmtpSettings, SmtpTransport
+from tests.smtp_server import LocalSmtpServer
 
 TEAMS = 2
 MONTHS = 13
@@ -111,7 +112,7 @@ def ensure_data(root: Path) -> tuple[Path, Path]:
     settings = load_settings(data_dir, _config(root, []))
     ingest_events(settings, months)
     ingest_customers(settings)
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with warehouse.connect(settings.warehouse, read_only=True) as con:
         ids = [r[0] for r in con.execute("SELECT DISTINCT team FROM tickets ORDER BY 1").fetchall()]
     settings = load_settings(data_dir, _config(root, ids))
     build_churn_risk(settings, months, months[0])
@@ -119,7 +120,7 @@ def ensure_data(root: Path) -> tuple[Path, Path]:
     result = build_scorecards(settings, MONTH, workers=1)
     if result.failures:
         raise SystemExit(f"rendering the scorecards failed: {result.failures}")
-    with warehouse.connect(settings.warehouse_path) as con:
+    with warehouse.connect(settings.warehouse) as con:
         con.execute("CHECKPOINT")
     shutil.copy(settings.warehouse_path, _pristine(root))
     stamp.write_text(json.dumps(ARGS))
@@ -299,7 +300,7 @@ def send_run(root: Path, data_dir: Path, conf: Path, security: str, i: int) -> t
             problems.append("some message needed more than one attempt")
         if len(srv.messages) != MESSAGES or got != expected:
             problems.append(f"the server received {len(srv.messages)} messages, not {MESSAGES}")
-        with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        with warehouse.connect(settings.warehouse, read_only=True) as con:
             statuses = dict(
                 con.execute(
                     "SELECT status, count(*) FROM delivery_ledger WHERE period = ? GROUP BY 1",
@@ -411,7 +412,7 @@ def _parts_table(runs: list[dict]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
-        prog="python -m scorecards.bench_mail", description=__doc__.split("\n")[0]
+        prog="python -m benchmarks.bench_mail", description=__doc__.split("\n")[0]
     )
     ap.add_argument("--root", type=Path, default=REPO / "bench-data" / "mail")
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement")

@@ -1,4 +1,4 @@
-"""Benchmarks: `make bench` (`python -m scorecards.bench`).
+"""Benchmarks: `make bench` (`python -m benchmarks.bench`).
 
 Each stage runs in a fresh subprocess, so its peak memory (the process's maximum resident set,
 DuckDB's buffers included) is its own and not what an earlier stage left behind. Generated data
@@ -65,7 +65,7 @@ def _stage_kpis(data_dir: Path) -> dict:
 
     settings = _settings(data_dir)
     frames = build_team_kpis(settings, [MONTH], MONTH)
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with warehouse.connect(settings.warehouse, read_only=True) as con:
         tickets = con.execute("SELECT count(*) FROM tickets").fetchone()[0]
     return {"rows": int(tickets), "detail": {"kpi_rows": len(frames[MONTH])}}
 
@@ -123,7 +123,7 @@ def _stage_churn(data_dir: Path) -> dict:
     from scorecards import churn, warehouse
 
     settings = _settings(data_dir)
-    with warehouse.connect(settings.warehouse_path) as con:
+    with warehouse.connect(settings.warehouse) as con:
         churn.ensure_schema(con)
         for table in ("churn_signals", "customer_churn_risk", "churn_model", "churn_backtest"):
             con.execute(f"DELETE FROM {table}")
@@ -135,7 +135,7 @@ def _stage_churn(data_dir: Path) -> dict:
     results, _ = churn.build_churn_risk(settings, [MONTH], first)
     warm = time.perf_counter() - t0
     res = results[MONTH]
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with warehouse.connect(settings.warehouse, read_only=True) as con:
         tickets = con.execute("SELECT count(*) FROM tickets").fetchone()[0]
     return {
         "seconds": warm,
@@ -168,7 +168,7 @@ def _run_stage(stage: str, data_dir: Path) -> dict:
 
 def _spawn(args: list[str]) -> dict:
     proc = subprocess.run(
-        [sys.executable, "-m", "scorecards.bench", *args],
+        [sys.executable, "-m", "benchmarks.bench", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -226,7 +226,7 @@ def machine() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
-        prog="python -m scorecards.bench", description=__doc__.split("\n")[0]
+        prog="python -m benchmarks.bench", description=__doc__.split("\n")[0]
     )
     ap.add_argument("--sizes", default="1M,10M", help="comma-separated, from " + ", ".join(SIZES))
     ap.add_argument("--stages", default=",".join(STAGES), help="comma-separated stages to time")

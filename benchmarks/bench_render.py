@@ -1,4 +1,4 @@
-"""Rendering benchmark: `make bench` (`python -m scorecards.bench_render`).
+"""Rendering benchmark: `make bench` (`python -m benchmarks.bench_render`).
 
 Renders one month's scorecards for 100 teams (and the overview) from a warehouse with 13 months
 of history: first in one process (seconds per scorecard per core, and the overview alone), then
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from scorecards.bench import MONTH, REPO, machine
+from benchmarks.bench import MONTH, REPO, machine
 from scorecards.periods import month_range, shift_month
 
 TEAMS = 100
@@ -83,7 +83,7 @@ def ensure_data(root: Path) -> tuple[Path, Path]:
     settings = load_settings(data_dir, _config(root, []))
     ingest_events(settings, months)
     ingest_customers(settings)
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with warehouse.connect(settings.warehouse, read_only=True) as con:
         ids = [r[0] for r in con.execute("SELECT DISTINCT team FROM tickets ORDER BY 1").fetchall()]
     conf = _config(root, ids)
     settings = load_settings(data_dir, conf)
@@ -141,7 +141,7 @@ def run(root: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
-        prog="python -m scorecards.bench_render", description=__doc__.split("\n")[0]
+        prog="python -m benchmarks.bench_render", description=__doc__.split("\n")[0]
     )
     ap.add_argument("--root", type=Path, default=REPO / "bench-data" / "render")
     a = ap.parse_args(argv)

@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench`. Dev-only, not part of the installed package."""
