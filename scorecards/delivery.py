@@ -451,6 +451,13 @@ def doubt_text(d: Delivery, mid: str, why: str) -> str:
     )
 
 
+def _sending(mine: pd.DataFrame, d: Delivery) -> bool:
+    """Whether this version's doubt is a `sending` row (claimed, outcome not recorded yet)."""
+    this = mine[_same_version(mine, d)]
+    doubtful = this[this.status.isin(DOUBTFUL)]
+    return bool(len(doubtful)) and doubtful.iloc[0].status == SENDING
+
+
 def _decide(mine: pd.DataFrame, d: Delivery, release: bool) -> tuple[str, str]:
     """What to do for one delivery given its ledger rows (`mine`): (action, reason)."""
     same = _same_version(mine, d)
@@ -521,7 +528,10 @@ def _split(
                 skipped.append(Outcome(d, CONFIRMED, message_id=mid))
                 continue
         action, reason = _decide(mine, d, _targets(d, resend))
-        if action == "send":
+        if action == "send" or (action == IN_DOUBT and _sending(mine, d)):
+            # A `sending` row may be another run's message on its way right now: that is
+            # decided in the claim, under the team's send lock, once the other run has recorded
+            # its outcome (already sent), or has died without recording it (in doubt).
             due.append(d)
         else:
             skipped.append(Outcome(d, action, error=reason))
