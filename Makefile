@@ -61,6 +61,7 @@ test: system-deps $(STAMP)
 	$(BIN)/pytest
 
 ui: system-deps $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/python -m pipelines.cli pool
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 # Dagster as in production (docs/dagster-production.md): a temporary PostgreSQL database and

@@ -18,6 +18,7 @@ import argparse
 import os
 import sys
 import traceback
+from dataclasses import replace
 from typing import TextIO
 
 import dagster as dg
@@ -271,6 +272,12 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "months", parents=[common], help="scan the landing folder, print the partition range"
     )
+    sub.add_parser(
+        "pool",
+        parents=[common],
+        help="set the warehouse pool's limit on the instance ($DAGSTER_HOME) now, not at the "
+        "first run, so Deployment > Concurrency shows it",
+    )
     # --- sources suggest|check (docs/sources.md) ---
     p_src = sub.add_parser(
         "sources", parents=[common], help="draft (suggest) or try (check) a mapping for a file"
@@ -279,6 +286,25 @@ def _parser() -> argparse.ArgumentParser:
     p_src.add_argument("file")
     p_src.add_argument("--dataset", choices=["tickets", "surveys", "customers"])
     return parser
+
+
+def pool(instance: dg.DagsterInstance | None = None) -> int:
+    """The check each run makes when it starts (pipelines/concurrency.py), made now."""
+    from pipelines.concurrency import WAREHOUSE_POOL, PoolLimitError, ensure_pool_limit
+
+    instance = instance or dg.DagsterInstance.get()
+    try:
+        state = ensure_pool_limit(instance)
+    except PoolLimitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if state.source == "default":
+        # the same limit, written for the pool itself: the UI lists only pools' own limits
+        instance.event_log_storage.set_concurrency_slots(WAREHOUSE_POOL, state.limit)
+        state = replace(state, source="pool")
+    limit = "no storage for pools" if not state.supported else f"limit {state.limit}"
+    print(f"concurrency pool {WAREHOUSE_POOL}: {limit} ({state.source})")
+    return 0
 
 
 def main(
@@ -290,6 +316,8 @@ def main(
     args = _parser().parse_args(argv)
     if args.cmd == "sources":
         return sources(args)
+    if args.cmd == "pool":
+        return pool(instance)
     try:
         if args.cmd == "demo":
             return demo(args, clock)

@@ -226,3 +226,21 @@ def test_an_unknown_executor_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match="SCORECARDS_EXECUTOR='pods'"):
         executor_from_env({"SCORECARDS_EXECUTOR": "pods"})
+
+
+def test_the_cli_writes_the_pool_limit_for_the_ui(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m pipelines.cli pool` (make ui runs it): the limit the default gives is written
+    for the pool itself, which is what Deployment > Concurrency lists."""
+    from pipelines.cli import main
+
+    monkeypatch.delenv(concurrency.WAREHOUSE_ENV, raising=False)
+    home = _home(tmp_path, "concurrency:\n  pools:\n    default_limit: 1\n")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert pool_state(instance).source == "default"
+        assert main(["pool"], instance=instance) == 0
+        assert pool_state(instance) == concurrency.PoolState(True, 1, "pool", "op")
+        instance.event_log_storage.set_concurrency_slots(WAREHOUSE_POOL, 2)
+        assert main(["pool"], instance=instance) == 2  # two writers of the DuckDB file
+    assert "limit 1 (pool)" in capsys.readouterr().out
