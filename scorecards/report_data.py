@@ -48,7 +48,8 @@ class MonthData:
     times: pd.DataFrame  # period, team, frt_median, frt_p90 (minutes), res_median, res_p90 (hours)
     ingest: pd.DataFrame  # the month's ingest_months rows: dataset, rows_read, accepted, ...
     reasons: pd.DataFrame  # the month's quarantine_reasons rows: dataset, reason, rows
-    churn: pd.DataFrame | None  # the month's customer_churn_risk rows; None when not scored
+    # the month's customer_churn_risk rows in the high band (maybe none); None when not scored
+    churn: pd.DataFrame | None
     report_date: dt.date
     # team_kpis rows of every month up to this one (every team and ALL): the notes' and the
     # attention list's streaks count over the whole history, not only the 13 months shown.
@@ -244,14 +245,22 @@ def load_month(settings: Settings, month: str) -> MonthData:
         churn_prev_high = None
         if warehouse.table_exists(con, "customer_churn_risk"):
             label = _label_sql(con, settings)
-            churn = con.execute(
-                f"SELECT r.*, {label} AS label FROM customer_churn_risk r "
-                "LEFT JOIN customers c USING (customer_id) "
-                "WHERE r.period = ? ORDER BY r.score DESC, r.customer_id",
-                [month],
-            ).df()
-            if churn.empty:
-                churn = None
+            scored = con.execute(
+                "SELECT count(*) FROM customer_churn_risk WHERE period = ?", [month]
+            ).fetchone()[0]
+            # Only the high band: the scorecards list those and count them (`_at_risk`). The
+            # whole month is every active customer (1.8M at 10M tickets), which every render
+            # worker would otherwise hold a copy of.
+            churn = (
+                con.execute(
+                    f"SELECT r.*, {label} AS label FROM customer_churn_risk r "
+                    "LEFT JOIN customers c USING (customer_id) "
+                    "WHERE r.period = ? AND r.band = 'high' ORDER BY r.score DESC, r.customer_id",
+                    [month],
+                ).df()
+                if scored
+                else None
+            )
             prev = shift_month(month, -1)
             if con.execute(
                 "SELECT count(*) FROM customer_churn_risk WHERE period = ?", [prev]
