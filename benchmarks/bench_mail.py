@@ -95,7 +95,6 @@ def ensure_data(root: Path) -> tuple[Path, Path]:
     """Generate, load and render the month once (untimed); again when ARGS change."""
     from scorecards.churn import build_churn_risk
     from scorecards.demo import generate
-    from scorecards.ingest import ingest_customers, ingest_events
     from scorecards.kpis import build_team_kpis
     from scorecards.publish import build_scorecards
 
@@ -106,15 +105,8 @@ def ensure_data(root: Path) -> tuple[Path, Path]:
     shutil.rmtree(root, ignore_errors=True)
     print(f"generating, loading and rendering {TEAMS} teams in {root} (once) ...", flush=True)
     generate(data_dir, **{k: ARGS[k] for k in GENERATOR_KEYS})
-    # The first ingest runs before the teams are known, which the ingest rightly warns about.
-    logging.getLogger("scorecards.ingest").setLevel(logging.ERROR)
     months = month_range(shift_month(MONTH, -(MONTHS - 1)), MONTH)
-    settings = load_settings(data_dir, _config(root, []))
-    ingest_events(settings, months)
-    ingest_customers(settings)
-    with warehouse.connect(settings.warehouse, read_only=True) as con:
-        ids = [r[0] for r in con.execute("SELECT DISTINCT team FROM tickets ORDER BY 1").fetchall()]
-    settings = load_settings(data_dir, _config(root, ids))
+    settings = bench_render.load_generated(data_dir, months, lambda ids: _config(root, ids))
     build_churn_risk(settings, months, months[0])
     build_team_kpis(settings, months[1:], months[0])
     result = build_scorecards(settings, MONTH, workers=1)

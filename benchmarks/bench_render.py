@@ -19,12 +19,17 @@ import shutil
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from benchmarks.bench import MONTH, REPO, machine
 from scorecards.periods import month_range, shift_month
+
+if TYPE_CHECKING:
+    from scorecards.settings import Settings
 
 TEAMS = 100
 MONTHS = 13
@@ -59,13 +64,30 @@ def _config(root: Path, team_ids: list[str]) -> Path:
     return conf
 
 
-def ensure_data(root: Path) -> tuple[Path, Path]:
+def load_generated(
+    data_dir: Path, months: list[str], config: Callable[[list[str]], Path]
+) -> Settings:
+    """Ingest generated data whose teams are not known yet, then configure the teams found
+    (`config(team_ids)` writes the config dir): the settings to build on."""
     from scorecards import warehouse
+    from scorecards.ingest import ingest_customers, ingest_events
+    from scorecards.settings import load_settings
+
+    # The first ingest runs before the teams are known, which the ingest rightly warns about
+    # once per team; here that is expected.
+    logging.getLogger("scorecards.ingest").setLevel(logging.ERROR)
+    settings = load_settings(data_dir, config([]))
+    ingest_events(settings, months)
+    ingest_customers(settings)
+    with warehouse.connect(settings.warehouse, read_only=True) as con:
+        ids = [r[0] for r in con.execute("SELECT DISTINCT team FROM tickets ORDER BY 1").fetchall()]
+    return load_settings(data_dir, config(ids))
+
+
+def ensure_data(root: Path) -> tuple[Path, Path]:
     from scorecards.churn import build_churn_risk
     from scorecards.demo import generate
-    from scorecards.ingest import ingest_customers, ingest_events
     from scorecards.kpis import build_team_kpis
-    from scorecards.settings import load_settings
 
     data_dir = root / "data"
     stamp = root / "generated.json"
@@ -76,17 +98,9 @@ def ensure_data(root: Path) -> tuple[Path, Path]:
         f"generating and loading {TEAMS} teams × {MONTHS} months in {root} (once) ...", flush=True
     )
     generate(data_dir, **{k: v for k, v in ARGS.items() if k != "version"})
-    # The first ingest runs before the teams are known, which the ingest rightly warns about
-    # once per team; here that is expected.
-    logging.getLogger("scorecards.ingest").setLevel(logging.ERROR)
     months = month_range(shift_month(MONTH, -(MONTHS - 1)), MONTH)
-    settings = load_settings(data_dir, _config(root, []))
-    ingest_events(settings, months)
-    ingest_customers(settings)
-    with warehouse.connect(settings.warehouse, read_only=True) as con:
-        ids = [r[0] for r in con.execute("SELECT DISTINCT team FROM tickets ORDER BY 1").fetchall()]
-    conf = _config(root, ids)
-    settings = load_settings(data_dir, conf)
+    settings = load_generated(data_dir, months, lambda ids: _config(root, ids))
+    conf = settings.config_dir
     # Churn risk first (the scorecards show it; months without enough history stay unscored),
     # then KPIs, which need P-1 and P-12: the first month only serves as history.
     build_churn_risk(settings, months, months[0])

@@ -125,9 +125,7 @@ def _prepare(size_dir: Path, tickets: int, teams: int) -> dict:
     from scorecards import warehouse
     from scorecards.churn import build_churn_risk
     from scorecards.demo import generate
-    from scorecards.ingest import ingest_customers, ingest_events
     from scorecards.kpis import build_team_kpis
-    from scorecards.settings import load_settings
 
     out: dict = {}
     t0 = time.perf_counter()
@@ -135,16 +133,9 @@ def _prepare(size_dir: Path, tickets: int, teams: int) -> dict:
     out["generate_s"] = time.perf_counter() - t0
     months = _months()
     history = months[:-1]
-    # The first ingest runs before the teams are known, which it rightly warns about per team.
-    logging.getLogger("scorecards.ingest").setLevel(logging.ERROR)
     t0 = time.perf_counter()
     data_dir = size_dir / "data"
-    settings = load_settings(data_dir, _config(size_dir, []))
-    ingest_events(settings, history)
-    ingest_customers(settings)
-    with warehouse.connect(settings.warehouse, read_only=True) as con:
-        ids = [r[0] for r in con.execute("SELECT DISTINCT team FROM tickets ORDER BY 1").fetchall()]
-    settings = load_settings(data_dir, _config(size_dir, ids))
+    settings = bench_render.load_generated(data_dir, history, lambda ids: _config(size_dir, ids))
     # What the previous month's own run left: its churn signals (it has no training month of
     # its own, so it stays unscored) and its KPIs.
     build_churn_risk(settings, history[-1:], months[0])
@@ -157,7 +148,7 @@ def _prepare(size_dir: Path, tickets: int, teams: int) -> dict:
     for derived in ("out", "quarantine", ".duckdb_tmp", ".locks"):
         shutil.rmtree(data_dir / derived, ignore_errors=True)
     out["history_load_s"] = time.perf_counter() - t0
-    out["teams"] = len(ids)
+    out["teams"] = len(settings.teams)
     return out
 
 

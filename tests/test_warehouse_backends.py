@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scorecards import publish, warehouse
+from scorecards import warehouse
 from scorecards.delivery import ALREADY_SENT, SENT, deliver
 from scorecards.ingest import ingest_customers, ingest_events
 from scorecards.kpis import build_team_kpis
@@ -23,7 +23,7 @@ from scorecards.smtp import SmtpSettings, SmtpTransport
 from tests.conftest import Env, LakeBackend
 from tests.smtp_server import LocalSmtpServer
 from tests.test_dagster import _fill
-from tests.test_delivery import EVERYONE, MONTH, SENDER, TEAMS
+from tests.test_delivery import EVERYONE, MONTH, SENDER, TEAMS, built  # noqa: F401 - fixture
 
 
 def test_the_setting_selects_the_backend(tmp_path: Path) -> None:
@@ -143,18 +143,6 @@ def test_parallel_month_writes_on_ducklake_all_commit(
 # --- two deliveries of one month at once ------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def built(warehouse_backend: object, tmp_path_factory: pytest.TempPathFactory) -> Env:
-    env = Env(tmp_path_factory.mktemp("concurrent"), teams=TEAMS)
-    _fill(env)
-    settings = env.settings()
-    ingest_events(settings, ["2026-03", MONTH])
-    ingest_customers(settings)
-    build_team_kpis(settings, ["2026-03", MONTH], "2026-03")
-    assert not publish.build_scorecards(settings, MONTH, workers=1).failures
-    return env
-
-
 def _deliver_child(
     environ: dict[str, str],
     data: str,
@@ -175,7 +163,9 @@ def _deliver_child(
 
 
 def test_two_runs_of_one_month_at_once_send_each_message_once(
-    warehouse_backend: object, built: Env, tmp_path: Path
+    warehouse_backend: object,
+    built: Env,  # noqa: F811 - the fixture imported from test_delivery
+    tmp_path: Path,
 ) -> None:
     data = tmp_path / "data"
     shutil.copytree(built.data, data)
