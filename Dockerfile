@@ -24,7 +24,7 @@ RUN /opt/build/bin/pip wheel --quiet --no-deps --no-build-isolation -w /dist .
 # --- runtime --------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}
 # WeasyPrint: Pango (with its FreeType backend), HarfBuzz and HarfBuzz-Subset (deterministic font
-# subsetting, checked by scorecards/render.py; scripts/system-deps.sh), fontconfig. The page
+# subsetting, checked by scorecards/render/pdf.py; scripts/system-deps.sh), fontconfig. The page
 # fonts ship in the wheel; DejaVu is the fallback for glyphs Inter lacks, as on the dev machines.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -51,7 +51,7 @@ RUN pip install --quiet --no-deps /tmp/service_scorecards-*.whl && rm /tmp/*.whl
 RUN groupadd --system --gid 10001 scorecards \
  && useradd --system --uid 10001 --gid scorecards --home-dir /opt/dagster --shell /usr/sbin/nologin scorecards \
  && mkdir -p "$DAGSTER_HOME/storage" "$SCORECARDS_CONFIG_DIR" "$SCORECARDS_DATA_DIR" \
- && python -m scorecards.package_files init-config "$SCORECARDS_CONFIG_DIR" \
+ && python -m scorecards.core.package_files init-config "$SCORECARDS_CONFIG_DIR" \
  && printf 'telemetry:\n  enabled: false\n' > "$DAGSTER_HOME/dagster.yaml" \
  && chown -R scorecards:scorecards /opt/dagster "$SCORECARDS_DATA_DIR"
 USER scorecards

@@ -7,8 +7,8 @@ import dagster as dg
 from pipelines.concurrency import WAREHOUSE_POOL
 from pipelines.concurrency import backfill_policy as warehouse_backfill_policy
 from pipelines.resources import ScorecardsConfig
-from scorecards.churn import BANDS, backtest_markdown, build_churn_risk, model_markdown
-from scorecards.settings import ChurnConfig
+from scorecards.churn.scoring import BANDS, backtest_markdown, build_churn_risk, model_markdown
+from scorecards.config.settings import ChurnConfig
 
 GROUP = "churn"
 
@@ -51,7 +51,7 @@ def build_churn_assets(
     def customer_churn_risk(
         context: dg.AssetExecutionContext, scorecards: ScorecardsConfig
     ) -> dg.MaterializeResult:
-        settings = scorecards.settings()
+        settings = scorecards.config.settings()
         results, bt = build_churn_risk(settings, context.partition_keys, first_month)
         last = results[max(results)]
         scored = [m for m, r in results.items() if r.scored]

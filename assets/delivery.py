@@ -10,8 +10,8 @@ from pipelines.concurrency import WAREHOUSE_POOL
 from pipelines.concurrency import backfill_policy as warehouse_backfill_policy
 from pipelines.resources import MailResource, ScorecardsConfig
 from pipelines.schedules import SCHEDULE, SCHEDULED_MONTH_TAG
-from scorecards import warehouse
-from scorecards.delivery import (
+from scorecards.delivery.gate import GateResult, evaluate_gate
+from scorecards.delivery.send import (
     ALREADY_SENT,
     CONFIRMED,
     HELD,
@@ -22,7 +22,7 @@ from scorecards.delivery import (
     outbox_dir,
     send_alert,
 )
-from scorecards.gate import GateResult, evaluate_gate
+from scorecards.warehouse import store as warehouse
 
 GROUP = "scorecards"
 # Sending is opt-in: a run sends only when the schedule started it for the month it targets, or
@@ -329,7 +329,7 @@ def build_delivery_assets(
                 blocking=True,
                 description="The delivery gate: the month's data reaches its last day, no team "
                 "with tickets the month before has none, the quarantined share is under the "
-                "threshold. Nothing is sent unless it passes (`scorecards/gate.py`). In a run "
+                "threshold. Nothing is sent unless it passes (`scorecards/delivery/gate.py`). In a run "
                 "that sends, a failure is an error and stops the e-mails; in a run that was not "
                 "going to send, it is a warning.",
             ),
@@ -355,7 +355,7 @@ def build_delivery_assets(
         scorecards: ScorecardsConfig,
         mail: MailResource,
     ):
-        settings = scorecards.settings()
+        settings = scorecards.config.settings()
         months = list(context.partition_keys)
         tags = dict(context.run.tags)
         gates = [evaluate_gate(settings, m, now=now()) for m in months]

@@ -7,9 +7,9 @@ from pipelines import checks
 from pipelines.concurrency import WAREHOUSE_POOL
 from pipelines.concurrency import backfill_policy as warehouse_backfill_policy
 from pipelines.resources import ScorecardsConfig
-from scorecards.audit import IngestRejected
-from scorecards.ingest import IngestReport, ingest_customers, ingest_events
-from scorecards.months_state import Clock, utc_now
+from scorecards.ingest.audit import IngestRejected
+from scorecards.ingest.load import IngestReport, ingest_customers, ingest_events
+from scorecards.ingest.months_state import Clock, utc_now
 
 GROUP = "ingest"
 
@@ -118,7 +118,7 @@ def build_ingest_assets(
         pool=WAREHOUSE_POOL,
     )
     def ingest_events_asset(context: dg.AssetExecutionContext, scorecards: ScorecardsConfig):
-        settings = scorecards.settings()
+        settings = scorecards.config.settings()
         try:
             reports = ingest_events(
                 settings, context.partition_keys, clock=now, blocking_checks=True
@@ -156,7 +156,7 @@ def build_ingest_assets(
         check_specs=[checks.quarantine_spec("customers")],
     )
     def customers_asset(context: dg.AssetExecutionContext, scorecards: ScorecardsConfig):
-        settings = scorecards.settings()
+        settings = scorecards.config.settings()
         try:
             report = ingest_customers(settings, clock=now, blocking_checks=True)
         except IngestRejected as err:

@@ -6,8 +6,8 @@ import pandas as pd
 from pipelines.concurrency import WAREHOUSE_POOL
 from pipelines.concurrency import backfill_policy as warehouse_backfill_policy
 from pipelines.resources import ScorecardsConfig
-from scorecards.kpi_catalog import ALL_TEAMS, KPI_BY_ID
-from scorecards.kpis import build_team_kpis, kpi_csv_path, markdown_preview, ui_value
+from scorecards.contract.kpi_catalog import ALL_TEAMS, KPI_BY_ID
+from scorecards.kpis.engine import build_team_kpis, kpi_csv_path, markdown_preview, ui_value
 
 GROUP = "kpis"
 
@@ -64,7 +64,7 @@ def build_kpi_assets(
     def team_kpis(
         context: dg.AssetExecutionContext, scorecards: ScorecardsConfig
     ) -> dg.MaterializeResult:
-        settings = scorecards.settings()
+        settings = scorecards.config.settings()
         frames = build_team_kpis(settings, context.partition_keys, first_month)
         last = max(frames)
         df = frames[last]

@@ -7,8 +7,8 @@ import dagster as dg
 from pipelines.concurrency import WAREHOUSE_POOL
 from pipelines.concurrency import backfill_policy as warehouse_backfill_policy
 from pipelines.resources import ScorecardsConfig
-from scorecards.publish import OVERVIEW, build_scorecards, scorecard_dir
-from scorecards.render import first_page_png
+from scorecards.render.pdf import first_page_png
+from scorecards.render.publish import OVERVIEW, build_scorecards, scorecard_dir
 
 GROUP = "scorecards"
 
@@ -65,7 +65,7 @@ def build_scorecard_assets(
     def team_scorecards(
         context: dg.AssetExecutionContext, scorecards: ScorecardsConfig
     ) -> dg.MaterializeResult:
-        settings = scorecards.settings()
+        settings = scorecards.config.settings()
         failures: dict[str, str] = {}
         months = list(context.partition_keys)
         metadata: dict[str, dg.MetadataValue] = {}

@@ -44,13 +44,13 @@ SIZES: dict[str, dict] = {
 
 
 def _settings(data_dir: Path):  # noqa: ANN202 - Settings, imported lazily to keep the parent small
-    from scorecards.settings import load_settings
+    from scorecards.config.settings import load_settings
 
     return load_settings(data_dir, REPO / "config")
 
 
 def _stage_ingest(data_dir: Path) -> dict:
-    from scorecards.ingest import ingest_customers, ingest_events
+    from scorecards.ingest.load import ingest_customers, ingest_events
 
     settings = _settings(data_dir)
     reports = ingest_events(settings, [MONTH])
@@ -60,8 +60,8 @@ def _stage_ingest(data_dir: Path) -> dict:
 
 
 def _stage_kpis(data_dir: Path) -> dict:
-    from scorecards import warehouse
-    from scorecards.kpis import build_team_kpis
+    from scorecards.kpis.engine import build_team_kpis
+    from scorecards.warehouse import store as warehouse
 
     settings = _settings(data_dir)
     frames = build_team_kpis(settings, [MONTH], MONTH)
@@ -87,15 +87,15 @@ def _history_args(size: str) -> dict:
 
 
 def _first_history_month() -> str:
-    from scorecards.periods import shift_month
+    from scorecards.core.periods import shift_month
 
     return shift_month(MONTH, 1 - HISTORY_MONTHS)
 
 
 def _prepare_history(size: str, root: Path) -> dict:
+    from scorecards.core.periods import month_range
     from scorecards.demo import generate
-    from scorecards.ingest import ingest_customers, ingest_events
-    from scorecards.periods import month_range
+    from scorecards.ingest.load import ingest_customers, ingest_events
 
     t0 = time.perf_counter()
     rows = generate(root / f"{size}-history", **_history_args(size))
@@ -120,7 +120,8 @@ def ensure_history(size: str, root: Path) -> Path:
 
 
 def _stage_churn(data_dir: Path) -> dict:
-    from scorecards import churn, warehouse
+    from scorecards.churn import scoring as churn
+    from scorecards.warehouse import store as warehouse
 
     settings = _settings(data_dir)
     with warehouse.connect(settings.warehouse) as con:

@@ -1,6 +1,6 @@
 """E-mail delivery benchmark: `make bench` (`python -m benchmarks.bench_mail`).
 
-Sends one month's scorecards to 200 recipients end to end through `scorecards.delivery.deliver`
+Sends one month's scorecards to 200 recipients end to end through `scorecards.delivery.send.deliver`
 to a real SMTP server on 127.0.0.1 (`tests.smtp_server.LocalSmtpServer`, in this process):
 plan, ledger, mail summaries, building each message with its PDF attached, and SMTP over one
 reused session. Three measurements, each repeated (min and median printed):
@@ -41,11 +41,12 @@ import yaml
 
 from benchmarks import bench_render
 from benchmarks.bench import MONTH, REPO, machine
-from scorecards import delivery, warehouse
-from scorecards.mail import MailBuilder
-from scorecards.periods import month_range, shift_month
-from scorecards.settings import Settings, load_settings
-from scorecards.smtp import SmtpSettings, SmtpTransport
+from scorecards.config.settings import Settings, load_settings
+from scorecards.core.periods import month_range, shift_month
+from scorecards.delivery import send as delivery
+from scorecards.delivery.mail import MailBuilder
+from scorecards.delivery.smtp import SmtpSettings, SmtpTransport
+from scorecards.warehouse import store as warehouse
 from tests.smtp_server import LocalSmtpServer
 
 TEAMS = 2
@@ -93,10 +94,10 @@ def _pristine(root: Path) -> Path:
 
 def ensure_data(root: Path) -> tuple[Path, Path]:
     """Generate, load and render the month once (untimed); again when ARGS change."""
-    from scorecards.churn import build_churn_risk
+    from scorecards.churn.scoring import build_churn_risk
     from scorecards.demo import generate
-    from scorecards.kpis import build_team_kpis
-    from scorecards.publish import build_scorecards
+    from scorecards.kpis.engine import build_team_kpis
+    from scorecards.render.publish import build_scorecards
 
     data_dir = root / "data"
     stamp = root / "generated.json"

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING
 import yaml
 
 from benchmarks.bench import MONTH, REPO, machine
-from scorecards.periods import month_range, shift_month
+from scorecards.core.periods import month_range, shift_month
 
 if TYPE_CHECKING:
-    from scorecards.settings import Settings
+    from scorecards.config.settings import Settings
 
 TEAMS = 100
 MONTHS = 13
@@ -69,13 +69,13 @@ def load_generated(
 ) -> Settings:
     """Ingest generated data whose teams are not known yet, then configure the teams found
     (`config(team_ids)` writes the config dir): the settings to build on."""
-    from scorecards import warehouse
-    from scorecards.ingest import ingest_customers, ingest_events
-    from scorecards.settings import load_settings
+    from scorecards.config.settings import load_settings
+    from scorecards.ingest.load import ingest_customers, ingest_events
+    from scorecards.warehouse import store as warehouse
 
     # The first ingest runs before the teams are known, which the ingest rightly warns about
     # once per team; here that is expected.
-    logging.getLogger("scorecards.ingest").setLevel(logging.ERROR)
+    logging.getLogger("scorecards.ingest.load").setLevel(logging.ERROR)
     settings = load_settings(data_dir, config([]))
     ingest_events(settings, months)
     ingest_customers(settings)
@@ -85,9 +85,9 @@ def load_generated(
 
 
 def ensure_data(root: Path) -> tuple[Path, Path]:
-    from scorecards.churn import build_churn_risk
+    from scorecards.churn.scoring import build_churn_risk
     from scorecards.demo import generate
-    from scorecards.kpis import build_team_kpis
+    from scorecards.kpis.engine import build_team_kpis
 
     data_dir = root / "data"
     stamp = root / "generated.json"
@@ -110,8 +110,8 @@ def ensure_data(root: Path) -> tuple[Path, Path]:
 
 
 def run(root: Path) -> dict:
-    from scorecards.publish import build_scorecards, default_workers
-    from scorecards.settings import load_settings
+    from scorecards.config.settings import load_settings
+    from scorecards.render.publish import build_scorecards, default_workers
 
     data_dir, conf = ensure_data(root)
     settings = load_settings(data_dir, conf)

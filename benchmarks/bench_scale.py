@@ -4,16 +4,16 @@
 Stages, each in a fresh subprocess (timed separately, with its peak memory):
 
 - ingest: the month's tickets and survey responses (CSV) and the customers file, through
-  `scorecards.ingest` as `benchmarks.bench` calls it, into a warehouse that already holds the
+  `scorecards.ingest.load` as `benchmarks.bench` calls it, into a warehouse that already holds the
   earlier months. The run's landing/ holds what a monthly export delivers (the month's tickets
   file, its quarter's surveys file, the customers file), not the earlier months' files: the
   ingest validates every file in landing/, whatever the months it writes;
-- churn: `scorecards.churn.build_churn_risk` for the month (monthly steady state: the training
+- churn: `scorecards.churn.scoring.build_churn_risk` for the month (monthly steady state: the training
   month's signals were stored by its own run);
-- kpis: `scorecards.kpis.build_team_kpis` for the month (every team and ALL);
-- scorecards: `scorecards.publish.build_scorecards`, every team and the overview, default
+- kpis: `scorecards.kpis.engine.build_team_kpis` for the month (every team and ALL);
+- scorecards: `scorecards.render.publish.build_scorecards`, every team and the overview, default
   number of worker processes;
-- email: `scorecards.delivery.deliver` over STARTTLS + AUTH to `tests.smtp_server.LocalSmtpServer`
+- email: `scorecards.delivery.send.deliver` over STARTTLS + AUTH to `tests.smtp_server.LocalSmtpServer`
   (in the stage's process), one recipient per team and one for the overview.
 
 Peak memory is given twice: the largest single process of the stage (ru_maxrss of the stage
@@ -86,7 +86,7 @@ def label(n: int) -> str:
 
 
 def _months() -> list[str]:
-    from scorecards.periods import month_range, shift_month
+    from scorecards.core.periods import month_range, shift_month
 
     return month_range(shift_month(MONTH, 1 - MONTHS), MONTH)
 
@@ -122,10 +122,10 @@ def _config(root: Path, team_ids: list[str]) -> Path:
 
 def _prepare(size_dir: Path, tickets: int, teams: int) -> dict:
     """Child side: generate the landing files and load the history months into history.duckdb."""
-    from scorecards import warehouse
-    from scorecards.churn import build_churn_risk
+    from scorecards.churn.scoring import build_churn_risk
     from scorecards.demo import generate
-    from scorecards.kpis import build_team_kpis
+    from scorecards.kpis.engine import build_team_kpis
+    from scorecards.warehouse import store as warehouse
 
     out: dict = {}
     t0 = time.perf_counter()
@@ -183,7 +183,7 @@ def _fresh_run_dir(size_dir: Path, backend: str) -> Path:
     files a monthly export delivers: the month's tickets, its quarter's survey responses (the
     generator writes surveys by quarter) and the customers. The ingest validates every file in
     landing/, so the history's files are left out (they are in the warehouse already)."""
-    from scorecards.periods import parse_month
+    from scorecards.core.periods import parse_month
 
     run = size_dir / f"run-{backend}"
     shutil.rmtree(run, ignore_errors=True)
@@ -207,8 +207,9 @@ def _fresh_run_dir(size_dir: Path, backend: str) -> Path:
 
 def _copy_history_into(settings, history: Path) -> None:  # noqa: ANN001 - Settings
     """The history warehouse's tables copied into the (empty) warehouse of `settings`."""
-    from scorecards import churn, warehouse
-    from scorecards.sql import sql_str
+    from scorecards.churn import scoring as churn
+    from scorecards.warehouse import store as warehouse
+    from scorecards.warehouse.sql import sql_str
 
     with warehouse.connect(settings.warehouse) as con:
         churn.ensure_schema(con)
@@ -231,7 +232,7 @@ def _copy_history_into(settings, history: Path) -> None:  # noqa: ANN001 - Setti
 def backend(size_dir: Path, name: str) -> Iterator[Path]:
     """A run's data dir on a warehouse holding the history; SCORECARDS_WAREHOUSE set for the
     stages' processes. DuckLake: a PostgreSQL database of its own, dropped afterwards."""
-    from scorecards.settings import load_settings
+    from scorecards.config.settings import load_settings
 
     run = _fresh_run_dir(size_dir, name)
     env = {k: os.environ.get(k) for k in ("SCORECARDS_WAREHOUSE", "SCORECARDS_WAREHOUSE_DATA_PATH")}
@@ -276,13 +277,13 @@ def _pg(sql: str) -> None:
 
 
 def _settings(data_dir: Path):  # noqa: ANN202 - Settings
-    from scorecards.settings import load_settings
+    from scorecards.config.settings import load_settings
 
     return load_settings(data_dir, data_dir.parent / "config")
 
 
 def _stage_ingest(data_dir: Path) -> dict:
-    from scorecards.ingest import ingest_customers, ingest_events
+    from scorecards.ingest.load import ingest_customers, ingest_events
 
     settings = _settings(data_dir)
     reports = ingest_events(settings, [MONTH])
@@ -292,7 +293,7 @@ def _stage_ingest(data_dir: Path) -> dict:
 
 
 def _stage_churn(data_dir: Path) -> dict:
-    from scorecards.churn import build_churn_risk
+    from scorecards.churn.scoring import build_churn_risk
 
     results, _ = build_churn_risk(_settings(data_dir), [MONTH], _months()[0])
     res = results[MONTH]
@@ -309,14 +310,14 @@ def _stage_churn(data_dir: Path) -> dict:
 
 
 def _stage_kpis(data_dir: Path) -> dict:
-    from scorecards.kpis import build_team_kpis
+    from scorecards.kpis.engine import build_team_kpis
 
     frames = build_team_kpis(_settings(data_dir), [MONTH], _months()[0])
     return {"rows": len(frames[MONTH]), "detail": {"kpi_rows": len(frames[MONTH])}}
 
 
 def _stage_scorecards(data_dir: Path) -> dict:
-    from scorecards import publish
+    from scorecards.render import publish
 
     settings = _settings(data_dir)
     timed: dict[str, float] = {}
@@ -350,7 +351,7 @@ def _stage_scorecards(data_dir: Path) -> dict:
 
 def _stage_email(data_dir: Path) -> dict:
     from benchmarks import bench_mail
-    from scorecards import delivery
+    from scorecards.delivery import send as delivery
     from tests.smtp_server import LocalSmtpServer
 
     settings = _settings(data_dir)

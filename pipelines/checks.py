@@ -1,7 +1,7 @@
 """Asset checks: whether a month's input is complete and clean enough to report on.
 
 The checks are judged by the ingest itself on the staged load, before anything is published
-(write-audit-publish, scorecards/audit.py), and emitted by the ingest assets. They are blocking:
+(write-audit-publish, scorecards/ingest/audit.py), and emitted by the ingest assets. They are blocking:
 a load that fails one is not written at all, the step fails with the explanation, and team_kpis
 in the same run does not execute.
 """
@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import dagster as dg
 
-from scorecards.audit import MONTH_END, QUARANTINE_SHARE, USUAL_DAYS, AuditCheck, quarantine_check
-from scorecards.audit import completeness_checks as _completeness_checks
-from scorecards.ingest import IngestReport
+from scorecards.ingest.audit import (
+    MONTH_END,
+    QUARANTINE_SHARE,
+    USUAL_DAYS,
+    AuditCheck,
+    quarantine_check,
+)
+from scorecards.ingest.audit import completeness_checks as _completeness_checks
+from scorecards.ingest.load import IngestReport
 
 MONTH_COMPLETE = MONTH_END
 DAYS_COMPLETE = USUAL_DAYS

@@ -35,13 +35,13 @@ from pipelines.partitions import (
 )
 from pipelines.partitions import partition_keys as _keys
 from pipelines.sensors import failure_lines
-from scorecards.contract import TICKETS
-from scorecards.delivery import outbox_dir
-from scorecards.kpis import markdown_preview
-from scorecards.landing import InputFileError, list_landing_files
-from scorecards.periods import month_range
-from scorecards.publish import scorecard_dir
-from scorecards.settings import ConfigError, Settings, load_settings
+from scorecards.config.settings import ConfigError, Settings, load_settings
+from scorecards.contract.datasets import TICKETS
+from scorecards.core.periods import month_range
+from scorecards.delivery.send import outbox_dir
+from scorecards.ingest.landing import InputFileError, list_landing_files
+from scorecards.kpis.engine import markdown_preview
+from scorecards.render.publish import scorecard_dir
 
 PARTITIONED = ["tickets", "survey_responses", "customer_churn_risk", "team_kpis"]
 
@@ -232,8 +232,8 @@ def months(settings: Settings, clock: Clock = utc_now) -> int:
 
 
 def sources(args: argparse.Namespace) -> int:
-    """`sources suggest|check <file>`: draft or try a mapping (scorecards/source_tools.py)."""
-    from scorecards import source_tools
+    """`sources suggest|check <file>`: draft or try a mapping (scorecards/ingest/source_tools.py)."""
+    from scorecards.ingest import source_tools
 
     return source_tools.main_sources(args.action, args.file, args.dataset)
 

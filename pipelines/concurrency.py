@@ -28,7 +28,7 @@ from typing import Literal
 
 import dagster as dg
 
-from scorecards.warehouse import WAREHOUSE_ENV, target_from_env
+from scorecards.warehouse.store import WAREHOUSE_ENV, target_from_env
 
 WAREHOUSE_POOL = "warehouse"
 WarehouseKind = Literal["duckdb", "ducklake"]

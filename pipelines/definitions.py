@@ -21,7 +21,7 @@ from pipelines.partitions import Clock, first_month, monthly_partitions, utc_now
 from pipelines.resources import MailResource, ScorecardsConfig
 from pipelines.schedules import monthly_job, monthly_schedule
 from pipelines.sensors import alert_admins_on_run_failure
-from scorecards.settings import ConfigError, Settings, load_settings
+from scorecards.config.settings import ConfigError, Settings, load_settings
 
 # The backfill policy (one run per range for the DuckDB file, one per month for DuckLake:
 # pipelines/concurrency.py) is a deliberate choice; Dagster marks the parameter beta, which is

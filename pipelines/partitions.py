@@ -21,16 +21,16 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from scorecards.ingest import landing_months as scan_landing_months
-from scorecards.months_state import (
+from scorecards.config.settings import Settings
+from scorecards.core.periods import last_complete_month, shift_month
+from scorecards.ingest.load import landing_months as scan_landing_months
+from scorecards.ingest.months_state import (
     Clock,
     read_state,
     state_path,
     utc_now,
     write_state,
 )
-from scorecards.periods import last_complete_month, shift_month
-from scorecards.settings import Settings
 
 MONTH_FMT = "%Y-%m"
 DEFAULT_HISTORY_MONTHS = 24
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 def landing_months(settings: Settings) -> list[str]:
     """Months with accepted-looking data in the landing folder. Reads files: never call this
-    while the definitions load. Raises scorecards.landing.InputFileError for a bad file."""
+    while the definitions load. Raises scorecards.ingest.landing.InputFileError for a bad file."""
     return sorted(set(scan_landing_months(settings)))
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.concurrency import ensure_pool_limit
-from scorecards.delivery import Sender
-from scorecards.mail import default_reply_to
-from scorecards.settings import Settings, load_settings
-from scorecards.smtp import FileOutbox, SmtpSettings, SmtpTransport, Transport
+from scorecards.config.settings import Settings, load_settings
+from scorecards.delivery.mail import default_reply_to
+from scorecards.delivery.send import Sender
+from scorecards.delivery.smtp import FileOutbox, SmtpSettings, SmtpTransport, Transport
 
 
 class ScorecardsConfig(dg.ConfigurableResource):

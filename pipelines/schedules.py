@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import dagster as dg
 from dagster._check import CheckError
 
-from scorecards.periods import last_complete_month
-from scorecards.settings import Settings
+from scorecards.config.settings import Settings
+from scorecards.core.periods import last_complete_month
 
 JOB = "monthly_scorecards"
 SCHEDULE = "monthly_scorecards_schedule"

@@ -13,7 +13,7 @@ import dagster as dg
 
 from assets.delivery import ALERTED
 from pipelines.resources import MailResource, ScorecardsConfig
-from scorecards.delivery import outbox_dir, send_alert
+from scorecards.delivery.send import outbox_dir, send_alert
 
 if TYPE_CHECKING:
     from dagster._utils.error import SerializableErrorInfo
@@ -129,7 +129,7 @@ def alert_admins_on_run_failure(
     if steps and all(_already_alerted(e) for e in steps):
         context.log.info(f"run {run.run_id}: the failure already alerted the admins")
         return
-    settings = scorecards.settings()
+    settings = scorecards.config.settings()
     tags = dict(run.tags)
     months, outbox_month = _months(tags)
     lines = [f"Run id: {run.run_id}", f"Job: {run.job_name}", f"Month(s): {months}", ""]

@@ -343,10 +343,10 @@ def make_data(data_dir: Path, config_dir: Path, teams: int, tickets: int) -> lis
     """Demo landing files for the last three complete months, their months recorded (the code
     server's partitions start at the first)."""
     from pipelines.partitions import record_landing_months
+    from scorecards.config.settings import load_settings
+    from scorecards.core.periods import last_complete_month
     from scorecards.demo import generate
-    from scorecards.months_state import utc_now
-    from scorecards.periods import last_complete_month
-    from scorecards.settings import load_settings
+    from scorecards.ingest.months_state import utc_now
 
     settings = load_settings(data_dir, config_dir)
     last = last_complete_month(utc_now(), settings.timezone)
@@ -356,8 +356,8 @@ def make_data(data_dir: Path, config_dir: Path, teams: int, tickets: int) -> lis
 
 def _outputs(data_dir: Path, config_dir: Path, months: list[str]) -> tuple[list[str], list[Path]]:
     """Months without a scorecard PDF, and e-mails in any outbox."""
-    from scorecards.publish import scorecard_dir
-    from scorecards.settings import load_settings
+    from scorecards.config.settings import load_settings
+    from scorecards.render.publish import scorecard_dir
 
     settings = load_settings(data_dir, config_dir)
     missing = [m for m in months if not list(scorecard_dir(settings, m).glob("*.pdf"))]

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from scorecards.contract import CUSTOMERS, SURVEYS, TICKETS
-from scorecards.settings import Settings, load_settings
+from scorecards.config.settings import Settings, load_settings
+from scorecards.contract.datasets import CUSTOMERS, SURVEYS, TICKETS
 
 TEAMS = {
     "timezone": "Europe/Berlin",
@@ -164,7 +164,7 @@ class LakeBackend:
         return self.lakes[data_dir]
 
     def target(self, data_dir: Path):  # noqa: ANN201 - WarehouseTarget
-        from scorecards.warehouse import WarehouseTarget
+        from scorecards.warehouse.store import WarehouseTarget
 
         db, data_path = self.lake(data_dir)
         return WarehouseTarget("ducklake", catalog=self.catalog(db), data_path=data_path)
@@ -195,8 +195,8 @@ class LakeBackend:
 @pytest.fixture(scope="module", params=["duckdb", "ducklake"])
 def warehouse_backend(request: pytest.FixtureRequest) -> object:
     """The backend of this module's run: "duckdb", or the LakeBackend on "ducklake"."""
-    import scorecards.settings as settings_module
-    from scorecards.warehouse import target_from_env
+    import scorecards.config.settings as settings_module
+    from scorecards.warehouse.store import target_from_env
 
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("SCORECARDS_WAREHOUSE", raising=False)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from scorecards import attention as A
-from scorecards.mail import MailBuilder, MailSummary, _headline
-from scorecards.notes import context_notes
+from scorecards.delivery.mail import MailBuilder, MailSummary, _headline
+from scorecards.notes.rules import context_notes
+from scorecards.report import attention as A
 from tests.test_notes import MONTH, row, streak, table
 
 NBSP = "\u00a0"

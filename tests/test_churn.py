@@ -14,21 +14,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scorecards import warehouse
-from scorecards.churn import (
+from scorecards.churn.model import FEATURE_IDS, Model, auc, design, fit, lift_top
+from scorecards.churn.scoring import (
     RISK_COLUMNS,
     build_churn_risk,
     display_ids,
     explain,
     training_months,
 )
-from scorecards.churn_model import FEATURE_IDS, Model, auc, design, fit, lift_top
-from scorecards.churn_signals import compute_signals
-from scorecards.contract import CUSTOMERS, SURVEYS, TICKETS
-from scorecards.ingest import ingest_customers, ingest_events
-from scorecards.kpis import compute_team_kpis
-from scorecards.periods import month_bounds, month_range
-from scorecards.settings import ConfigError
+from scorecards.churn.signals import compute_signals
+from scorecards.config.settings import ConfigError
+from scorecards.contract.datasets import CUSTOMERS, SURVEYS, TICKETS
+from scorecards.core.periods import month_bounds, month_range
+from scorecards.ingest.load import ingest_customers, ingest_events
+from scorecards.kpis.engine import compute_team_kpis
+from scorecards.warehouse import store as warehouse
 from tests.conftest import TEAMS, Env, customer, survey, ticket
 
 # every test here runs on the DuckDB file and on DuckLake (tests/conftest.py)
@@ -584,7 +584,7 @@ def test_team_without_customers_gets_empty_at_risk_rows(tmp_path: Path, history:
 
 
 def test_missing_input_months_are_named(tmp_path: Path, history: tuple) -> None:
-    from scorecards.churn import ChurnInputError
+    from scorecards.churn.scoring import ChurnInputError
 
     env = Env(tmp_path, teams=_teams())
     _write(env, *history)
@@ -643,7 +643,7 @@ def test_csv_shows_pseudonyms_when_configured(
 ) -> None:
     import dataclasses
 
-    from scorecards.churn import write_risk_csv
+    from scorecards.churn.scoring import write_risk_csv
 
     conf = Env(tmp_path / "conf", teams=_teams(pseudonymise_ids=True))
     settings = dataclasses.replace(

@@ -11,7 +11,7 @@ import pytest
 
 from pipelines.definitions import build_definitions
 from pipelines.partitions import record_landing_months
-from scorecards import warehouse
+from scorecards.warehouse import store as warehouse
 from tests.conftest import Env
 from tests.test_churn import MONTHS, _history, _teams, _write
 

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import yaml
 
-from scorecards.completeness import poisson_cdf
-from scorecards.gate import evaluate_gate
-from scorecards.ingest import ingest_events
-from scorecards.periods import month_range
-from scorecards.settings import ConfigError
+from scorecards.config.settings import ConfigError
+from scorecards.core.periods import month_range
+from scorecards.delivery.gate import evaluate_gate
+from scorecards.ingest.completeness import poisson_cdf
+from scorecards.ingest.load import ingest_events
 from tests.conftest import TEAMS, Env, survey, ticket
 
 ZONE = ZoneInfo("Europe/Berlin")

@@ -23,7 +23,7 @@ from pipelines.concurrency import (
 from pipelines.definitions import build_definitions
 from pipelines.resources import ScorecardsConfig
 from pipelines.sensors import failure_lines
-from scorecards.settings import load_settings
+from scorecards.config.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -222,7 +222,7 @@ def test_the_executor_is_chosen_by_the_environment(value: str, name: str) -> Non
 
 def test_an_unknown_executor_is_a_config_error() -> None:
     from pipelines.definitions import executor_from_env
-    from scorecards.settings import ConfigError
+    from scorecards.config.settings import ConfigError
 
     with pytest.raises(ConfigError, match="SCORECARDS_EXECUTOR='pods'"):
         executor_from_env({"SCORECARDS_EXECUTOR": "pods"})

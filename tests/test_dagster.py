@@ -10,7 +10,7 @@ import pytest
 from pipelines.checks import MONTH_COMPLETE, QUARANTINE_SHARE
 from pipelines.definitions import build_definitions
 from pipelines.partitions import record_landing_months
-from scorecards import warehouse
+from scorecards.warehouse import store as warehouse
 from tests.conftest import Env, customer, survey, ticket
 
 RANGE_START = "dagster/asset_partition_range_start"
@@ -164,7 +164,7 @@ def test_quarantine_over_threshold_blocks_kpis(env: Env) -> None:
     assert "team_kpis" not in materialized
     assert not (env.data / "out" / "2026-04" / "team_kpis.csv").exists()
     # The load was rejected before it was written: the bad rows are on disk with their reason,
-    # nothing lost, beside the published quarantine files (scorecards/audit.py).
+    # nothing lost, beside the published quarantine files (scorecards/ingest/audit.py).
     assert not (env.data / "quarantine" / "tickets" / "2026-04.csv").exists()
     assert (env.data / "quarantine" / "rejected" / "tickets" / "2026-04.csv").read_text().count(
         "unknown channel"

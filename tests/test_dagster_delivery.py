@@ -19,8 +19,8 @@ from pipelines.partitions import record_landing_months
 from pipelines.resources import MAIL_ENV, MailResource
 from pipelines.schedules import JOB
 from pipelines.sensors import alert_admins_on_run_failure
-from scorecards import publish
-from scorecards.periods import last_complete_month, month_range
+from scorecards.core.periods import last_complete_month, month_range
+from scorecards.render import publish
 from tests.conftest import Env, customer, survey, ticket
 from tests.smtp_server import LocalSmtpServer
 from tests.test_delivery import EVERYONE, TEAMS

@@ -7,7 +7,7 @@ import pytest
 from pypdf import PdfReader
 
 from pipelines.definitions import build_definitions
-from scorecards import publish
+from scorecards.render import publish
 from tests.conftest import Env
 from tests.test_dagster import _fill, _run
 

@@ -13,12 +13,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from scorecards import delivery, publish, warehouse
-from scorecards.delivery import Sender, deliver, plan
-from scorecards.gate import evaluate_gate
-from scorecards.ingest import ingest_customers, ingest_events
-from scorecards.kpis import build_team_kpis
-from scorecards.smtp import FileOutbox, SmtpSettings, SmtpTransport
+from scorecards.delivery import send as delivery
+from scorecards.delivery.gate import evaluate_gate
+from scorecards.delivery.send import Sender, deliver, plan
+from scorecards.delivery.smtp import FileOutbox, SmtpSettings, SmtpTransport
+from scorecards.ingest.load import ingest_customers, ingest_events
+from scorecards.kpis.engine import build_team_kpis
+from scorecards.render import publish
+from scorecards.warehouse import store as warehouse
 from tests.conftest import Env, clone_warehouse
 from tests.smtp_server import LocalSmtpServer
 from tests.test_dagster import _fill
@@ -350,7 +352,7 @@ def test_gate_passes_on_complete_data_and_names_what_fails(env: Env) -> None:
             [MONTH],
         )
         con.execute("DELETE FROM tickets WHERE period = ? AND team = 'beta'", [MONTH])
-    from scorecards.settings import load_settings
+    from scorecards.config.settings import load_settings
 
     gate = evaluate_gate(load_settings(env.data, strict), MONTH)
     assert {c.name for c in gate.failed} == {
@@ -407,7 +409,7 @@ def test_a_server_that_stops_answering_costs_one_timeout_not_one_per_attempt(env
     conf = env.root / "many"
     conf.mkdir()
     (conf / "teams.yaml").write_text(yaml.safe_dump(teams))
-    from scorecards.settings import load_settings
+    from scorecards.config.settings import load_settings
 
     settings = load_settings(env.data, conf)
     with LocalSmtpServer(hang_seconds=3) as srv:
@@ -430,7 +432,7 @@ def test_a_recipient_of_two_teams_gets_each_teams_scorecard_once(env: Env, serve
     conf = env.root / "both"
     conf.mkdir()
     (conf / "teams.yaml").write_text(yaml.safe_dump(teams))
-    from scorecards.settings import load_settings
+    from scorecards.config.settings import load_settings
 
     report = deliver(load_settings(env.data, conf), MONTH, _transport(server), SENDER)
     assert report.count("sent") == 5

@@ -16,9 +16,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from scorecards import publish, render
-from scorecards.delivery import deliver
-from scorecards.smtp import SmtpSettings, SmtpTransport, secret_forms
+from scorecards.delivery.send import deliver
+from scorecards.delivery.smtp import SmtpSettings, SmtpTransport, secret_forms
+from scorecards.render import pdf as render
+from scorecards.render import publish
 from tests.conftest import Env
 from tests.smtp_server import LocalSmtpServer
 from tests.test_delivery import (  # noqa: F401 - fixtures

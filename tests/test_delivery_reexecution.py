@@ -17,7 +17,7 @@ from assets.delivery import SEND_TAG
 from pipelines.definitions import build_definitions
 from pipelines.resources import MailResource
 from pipelines.schedules import JOB, SCHEDULE
-from scorecards.settings import CONFIG_DIR_ENV, DATA_DIR_ENV
+from scorecards.config.settings import CONFIG_DIR_ENV, DATA_DIR_ENV
 from tests.conftest import Env
 from tests.smtp_server import LocalSmtpServer
 from tests.test_delivery import MONTH

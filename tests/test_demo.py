@@ -11,11 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scorecards import warehouse
+from scorecards.config.settings import load_settings
 from scorecards.demo import generate
-from scorecards.ingest import ingest_customers, ingest_events
-from scorecards.kpis import compute_team_kpis
-from scorecards.settings import load_settings
+from scorecards.ingest.load import ingest_customers, ingest_events
+from scorecards.kpis.engine import compute_team_kpis
+from scorecards.warehouse import store as warehouse
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -226,7 +226,7 @@ def test_churn_follows_bad_experiences(year_demo: tuple) -> None:
 
 
 def test_cli_writes_to_data_dir(tmp_path: Path) -> None:
-    from scorecards.demo import main
+    from scorecards.demo.generate import main
 
     assert (
         main(

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from scorecards import formatting as fmt
+from scorecards.text import formatting as fmt
 
 NB = "\u00a0"
 

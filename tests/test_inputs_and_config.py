@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scorecards.ingest import ingest_events
-from scorecards.landing import InputFileError
-from scorecards.settings import ConfigError, load_settings
+from scorecards.config.settings import ConfigError, load_settings
+from scorecards.ingest.landing import InputFileError
+from scorecards.ingest.load import ingest_events
 from tests.conftest import TEAMS, Env, ticket
 
 OK = "2026-04-10T10:00:00+02:00"
@@ -121,7 +121,7 @@ def test_shipped_config_is_valid() -> None:
 
 
 def test_metrics_doc_covers_every_kpi_in_both_languages() -> None:
-    from scorecards.kpi_catalog import KPIS
+    from scorecards.contract.kpi_catalog import KPIS
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "metrics.md").read_text()
     sections = doc.split("\n## ")

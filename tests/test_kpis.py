@@ -7,10 +7,10 @@ import math
 import pandas as pd
 import pytest
 
-from scorecards import warehouse
-from scorecards.ingest import ingest_customers, ingest_events
-from scorecards.kpi_catalog import KPIS
-from scorecards.kpis import MissingMonthsError, build_team_kpis, compute_team_kpis
+from scorecards.contract.kpi_catalog import KPIS
+from scorecards.ingest.load import ingest_customers, ingest_events
+from scorecards.kpis.engine import MissingMonthsError, build_team_kpis, compute_team_kpis
+from scorecards.warehouse import store as warehouse
 from tests.conftest import Env, customer, survey, ticket
 
 # every test here runs on the DuckDB file and on DuckLake (tests/conftest.py)

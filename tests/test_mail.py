@@ -8,7 +8,8 @@ from email.parser import BytesParser
 import pytest
 import yaml
 
-from scorecards.mail import (
+from scorecards.config.settings import ConfigError, load_settings
+from scorecards.delivery.mail import (
     HeadlineKpi,
     MailBuilder,
     MailSummary,
@@ -17,7 +18,6 @@ from scorecards.mail import (
     header_text,
     message_id,
 )
-from scorecards.settings import ConfigError, load_settings
 from tests.conftest import TEAMS
 
 EVIL = "Team Süd\r\nBcc: everyone@evil.example\r\n\r\n<b>body</b>"
@@ -184,14 +184,14 @@ def test_delivery_config_is_validated(tmp_path, change, message) -> None:  # noq
 
 
 def test_schedule_defaults() -> None:
-    from scorecards.settings import DeliveryConfig
+    from scorecards.config.settings import DeliveryConfig
 
     d = DeliveryConfig()
     assert d.schedule.cron == "0 7 2 * *" and d.schedule.enabled and d.max_attempts == 4
 
 
 def test_reply_to_defaults_to_the_admins_and_takes_several_addresses() -> None:
-    from scorecards.mail import default_reply_to
+    from scorecards.delivery.mail import default_reply_to
 
     assert default_reply_to("help@example.com", ["a@example.com"]) == "help@example.com"
     assert (
@@ -224,7 +224,7 @@ def test_a_long_status_subject_is_written_on_one_line(tmp_path) -> None:  # noqa
     first one, which clients show with a leading blank (or a doubled one inside umlaut words)."""
     from email.message import EmailMessage
 
-    from scorecards.smtp import FileOutbox
+    from scorecards.delivery.smtp import FileOutbox
 
     subject = "Enterprise Accounts, November 2026: 7 of 7 targets missed, Detractor share up"
     msg = EmailMessage()
@@ -245,7 +245,7 @@ def test_a_long_status_subject_is_written_on_one_line(tmp_path) -> None:  # noqa
 def test_a_headline_kpi_on_few_cases_is_not_judged_against_its_target(n, target, missed) -> None:  # noqa: ANN001
     import pandas as pd
 
-    from scorecards.mail import _headline
+    from scorecards.delivery.mail import _headline
 
     rows = pd.DataFrame(
         [{"kpi": "nps", "value": 20.0, "n": n, "prev_value": 20.0, "target": 40.0}]

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from scorecards import warehouse
-from scorecards.ingest import ingest_customers, ingest_events, landing_months
-from scorecards.landing import InputFileError
-from scorecards.settings import ConfigError
+from scorecards.config.settings import ConfigError
+from scorecards.ingest.landing import InputFileError
+from scorecards.ingest.load import ingest_customers, ingest_events, landing_months
+from scorecards.warehouse import store as warehouse
 from tests.conftest import TEAMS, Env
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -489,8 +489,8 @@ def test_day_first_export_to_team_kpis_csv_and_pdf(env: Env) -> None:
     import pandas as pd
     from pypdf import PdfReader
 
-    from scorecards import publish
-    from scorecards.kpis import build_team_kpis, kpi_csv_path
+    from scorecards.kpis.engine import build_team_kpis, kpi_csv_path
+    from scorecards.render import publish
 
     _write(env, "tickets", "export.csv", DAY_FIRST, encoding="cp1252")
     _sources(env, DAY_FIRST_MAP)

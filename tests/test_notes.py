@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scorecards import notes as N
-from scorecards.kpi_catalog import ALL_TEAMS, KPI_IDS, LOW_SAMPLE_N
-from scorecards.notes import Note, context_notes, generated_notes, load_manual_notes
-from scorecards.periods import shift_month
-from scorecards.settings import ConfigError, load_settings
-from scorecards.warehouse import KPI_COLUMNS
+from scorecards.config.settings import ConfigError, load_settings
+from scorecards.contract.kpi_catalog import ALL_TEAMS, KPI_IDS, LOW_SAMPLE_N
+from scorecards.core.periods import shift_month
+from scorecards.notes import rules as N
+from scorecards.notes.rules import Note, context_notes, generated_notes, load_manual_notes
+from scorecards.warehouse.store import KPI_COLUMNS
 
 REPO = Path(__file__).resolve().parent.parent
 MONTH = "2026-10"

@@ -27,9 +27,9 @@ from pipelines.partitions import (
 )
 from pipelines.resources import MailResource
 from pipelines.sensors import alert_admins_on_run_failure, failure_lines
-from scorecards import publish
-from scorecards.landing import InputFileError
-from scorecards.periods import days_in_month
+from scorecards.core.periods import days_in_month
+from scorecards.ingest.landing import InputFileError
+from scorecards.render import publish
 from tests.conftest import TEAMS, Env, customer, survey, ticket
 
 ROOT = Path(__file__).resolve().parent.parent

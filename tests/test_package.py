@@ -199,7 +199,11 @@ def test_installed_files_are_in_site_packages(installed: Installed) -> None:
         """
         import json
         import scorecards, reports
-        from scorecards import content, mail, package_files, render, sources
+        from scorecards.render import content
+        from scorecards.delivery import mail
+        from scorecards.core import package_files
+        from scorecards.render import pdf as render
+        from scorecards.config import sources
         print(json.dumps({
             "scorecards": scorecards.__file__,
             "reports": reports.__file__,
@@ -252,7 +256,7 @@ def test_installed_code_location_validates_and_renders(installed: Installed) -> 
     tmp = installed.tmp
     config, data = tmp / "config", tmp / "data"
     t0 = time.perf_counter()
-    installed.run("-m", "scorecards.package_files", "init-config", str(config))
+    installed.run("-m", "scorecards.core.package_files", "init-config", str(config))
     assert (config / "teams.yaml").read_bytes() == (ROOT / "config" / "teams.yaml").read_bytes()
     env = installed.env(SCORECARDS_DATA_DIR=str(data), SCORECARDS_CONFIG_DIR=str(config))
 
@@ -269,7 +273,7 @@ def test_installed_code_location_validates_and_renders(installed: Installed) -> 
     )
     installed.run(
         "-m",
-        "scorecards.demo",
+        "scorecards.demo.generate",
         "--months",
         "2",
         "--teams",

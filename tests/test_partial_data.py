@@ -18,13 +18,14 @@ import pytest
 from pypdf import PdfReader
 
 from pipelines import checks
-from scorecards import publish, warehouse
-from scorecards.churn import build_churn_risk
-from scorecards.gate import evaluate_gate
-from scorecards.ingest import ingest_customers, ingest_events
-from scorecards.kpis import build_team_kpis, kpi_csv_path
-from scorecards.mail import MailBuilder, team_summary
-from scorecards.report_data import load_month, team_report
+from scorecards.churn.scoring import build_churn_risk
+from scorecards.delivery.gate import evaluate_gate
+from scorecards.delivery.mail import MailBuilder, team_summary
+from scorecards.ingest.load import ingest_customers, ingest_events
+from scorecards.kpis.engine import build_team_kpis, kpi_csv_path
+from scorecards.render import publish
+from scorecards.report.data import load_month, team_report
+from scorecards.warehouse import store as warehouse
 from tests.conftest import TEAMS, Env, customer, survey, ticket
 
 # every test here runs on the DuckDB file and on DuckLake (tests/conftest.py)

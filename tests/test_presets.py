@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from scorecards import sources as src
-from scorecards.contract import DATASETS
-from scorecards.sources import SourcesFile, load_preset, preset_names
+from scorecards.config import sources as src
+from scorecards.config.sources import SourcesFile, load_preset, preset_names
+from scorecards.contract.datasets import DATASETS
 
 PRESETS = src.PRESETS_DIR
 SAMPLES = PRESETS / "samples"
@@ -287,14 +287,14 @@ def test_expectations_add_up() -> None:
 
 def _engine_ready() -> bool:
     try:
-        import scorecards.landing as landing
+        import scorecards.ingest.landing as landing
     except ImportError:  # pragma: no cover
         return False
     return hasattr(landing, "resolve_files")
 
 
 needs_engine = pytest.mark.skipif(
-    not _engine_ready(), reason="needs the mapping engine (scorecards.landing.resolve_files)"
+    not _engine_ready(), reason="needs the mapping engine (scorecards.ingest.landing.resolve_files)"
 )
 
 
@@ -353,7 +353,7 @@ def _kpi(df: pd.DataFrame, team: str, kpi: str) -> pd.Series:
 def _render(settings, month: str) -> list[Path]:  # noqa: ANN001
     from pypdf import PdfReader
 
-    from scorecards import publish
+    from scorecards.render import publish
 
     result = publish.build_scorecards(settings, month, workers=1)
     assert not result.failures, result.failures
@@ -367,8 +367,8 @@ def _render(settings, month: str) -> list[Path]:  # noqa: ANN001
 @needs_engine
 @pytest.mark.parametrize("name", TICKET_PRESETS)
 def test_ticket_preset_from_landing_to_pdf(tmp_path: Path, name: str) -> None:
-    from scorecards.ingest import ingest_events
-    from scorecards.kpis import build_team_kpis
+    from scorecards.ingest.load import ingest_events
+    from scorecards.kpis.engine import build_team_kpis
 
     rel = f"tickets/{SAMPLE_OF[name]}"
     env = _env(
@@ -464,8 +464,8 @@ def _survey_case(name: str) -> tuple[dict, dict[str, str], pd.DataFrame, dict[st
 @needs_engine
 @pytest.mark.parametrize("name", [p for p in SAMPLE_OF if p not in TICKET_PRESETS])
 def test_survey_preset_from_landing_to_pdf(tmp_path: Path, name: str) -> None:
-    from scorecards.ingest import ingest_events
-    from scorecards.kpis import build_team_kpis
+    from scorecards.ingest.load import ingest_events
+    from scorecards.kpis.engine import build_team_kpis
 
     sources, files, want, acct = _survey_case(name)
     env = _env(tmp_path, sources, files)

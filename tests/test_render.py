@@ -21,12 +21,14 @@ import pytest
 import yaml
 from pypdf import PdfReader
 
-from scorecards import churn, publish, warehouse
-from scorecards import formatting as fmt
-from scorecards.ingest import ingest_customers, ingest_events
-from scorecards.kpis import build_team_kpis
-from scorecards.render import LocalOnlyFetcher, Renderer
-from scorecards.report_data import load_month, team_report
+from scorecards.churn import scoring as churn
+from scorecards.ingest.load import ingest_customers, ingest_events
+from scorecards.kpis.engine import build_team_kpis
+from scorecards.render import publish
+from scorecards.render.pdf import LocalOnlyFetcher, Renderer
+from scorecards.report.data import load_month, team_report
+from scorecards.text import formatting as fmt
+from scorecards.warehouse import store as warehouse
 from tests.conftest import Env, customer, survey, ticket
 
 MONTH = "2026-04"
@@ -450,7 +452,7 @@ def test_rendering_without_harfbuzz_subset_refuses_instead_of_other_bytes(monkey
     would give other PDF bytes on this machine than on one with it: refused, saying what to do."""
     import weasyprint.text.ffi as ffi
 
-    from scorecards.render import FontSubsetterMissing, Renderer
+    from scorecards.render.pdf import FontSubsetterMissing, Renderer
 
     monkeypatch.setattr(ffi, "harfbuzz_subset", None)
     with pytest.raises(FontSubsetterMissing, match="libharfbuzz-subset0"):

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scorecards import charts
-from scorecards import formatting as fmt
-from scorecards.render import Renderer, definition, quarantine_reason, tile_label
-from scorecards.report_data import OverviewReport, TeamReport
+from scorecards.render import charts
+from scorecards.render.pdf import Renderer, definition, quarantine_reason, tile_label
+from scorecards.report.data import OverviewReport, TeamReport
+from scorecards.text import formatting as fmt
 
 MONTHS = [f"2026-{m:02d}" for m in range(1, 12)]
 MONTH = MONTHS[-1]

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scorecards.ingest import ingest_customers, ingest_events
-from scorecards.kpis import build_team_kpis
+from scorecards.ingest.load import ingest_customers, ingest_events
+from scorecards.kpis.engine import build_team_kpis
 from tests.conftest import Env, customer, ticket
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scorecards.source_tools import (
+from scorecards.config.sources import SourceMapping, SourcesFile
+from scorecards.ingest.source_tools import (
     check,
     guess_timestamp,
     main_sources,
@@ -16,7 +17,6 @@ from scorecards.source_tools import (
     suggest_text,
     validate_suggestion,
 )
-from scorecards.sources import SourceMapping, SourcesFile
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
@@ -232,7 +232,7 @@ def test_suggest_through_the_cli_entry(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_preset_is_mentioned_when_the_header_matches(tmp_path: Path) -> None:
-    from scorecards.sources import load_preset, preset_names
+    from scorecards.config.sources import load_preset, preset_names
 
     names = [n for n in preset_names() if load_preset(n)["dataset"] == "tickets"]
     if not names:
@@ -272,7 +272,7 @@ class Box:
         (self.config / "sources.yaml").write_text(text, encoding="utf-8")
 
     def settings(self):
-        from scorecards.settings import load_settings
+        from scorecards.config.settings import load_settings
 
         return load_settings(self.data, self.config)
 

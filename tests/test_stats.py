@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from scorecards import stats
+from scorecards.kpis import stats
 
 
 def test_median_ranks_cover_95_percent() -> None:

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pandas as pd
 
-from scorecards import charts, svgplot
+from scorecards.render import charts, svgplot
 
 NS = "{http://www.w3.org/2000/svg}"
 MONTHS = [f"2025-{m:02d}" for m in range(1, 13)] + ["2026-01"]

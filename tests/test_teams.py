@@ -16,13 +16,14 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from scorecards import publish, warehouse
-from scorecards.delivery import Sender, deliver
-from scorecards.ingest import ingest_events
-from scorecards.kpis import build_team_kpis
-from scorecards.settings import ConfigError, TeamConfig
-from scorecards.smtp import FileOutbox
-from scorecards.teams import (
+from scorecards.config.settings import ConfigError, TeamConfig
+from scorecards.delivery.send import Sender, deliver
+from scorecards.delivery.smtp import FileOutbox
+from scorecards.ingest.load import ingest_events
+from scorecards.kpis.engine import build_team_kpis
+from scorecards.render import publish
+from scorecards.warehouse import store as warehouse
+from scorecards.warehouse.teams import (
     for_month,
     resolve_teams,
     team_id,

@@ -12,7 +12,7 @@ import dagster as dg
 import pytest
 
 from pipelines.definitions import build_definitions
-from scorecards import publish
+from scorecards.render import publish
 from tests.conftest import Env
 from tests.test_dagster import _fill, _run
 

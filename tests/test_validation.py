@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from scorecards import warehouse
-from scorecards.ingest import ingest_customers, ingest_events
+from scorecards.ingest.load import ingest_customers, ingest_events
+from scorecards.warehouse import store as warehouse
 from tests.conftest import Env, customer, survey, ticket
 
 OK = "2026-04-10T10:00:00+02:00"

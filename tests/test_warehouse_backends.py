@@ -1,4 +1,4 @@
-"""The two warehouse backends (scorecards/warehouse.py, docs/warehouse.md): the setting, the
+"""The two warehouse backends (scorecards/warehouse/store.py, docs/warehouse.md): the setting, the
 same contents from the same data on both, month writes of parallel processes on DuckLake, and
 exactly-once delivery when two processes deliver one month at the same time, on both backends
 against a real SMTP server. The DuckLake cases need the local PostgreSQL (tests/conftest.py)."""
@@ -14,12 +14,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scorecards import warehouse
-from scorecards.delivery import ALREADY_SENT, SENT, deliver
-from scorecards.ingest import ingest_customers, ingest_events
-from scorecards.kpis import build_team_kpis
-from scorecards.settings import load_settings
-from scorecards.smtp import SmtpSettings, SmtpTransport
+from scorecards.config.settings import load_settings
+from scorecards.delivery.send import ALREADY_SENT, SENT, deliver
+from scorecards.delivery.smtp import SmtpSettings, SmtpTransport
+from scorecards.ingest.load import ingest_customers, ingest_events
+from scorecards.kpis.engine import build_team_kpis
+from scorecards.warehouse import store as warehouse
 from tests.conftest import Env, LakeBackend
 from tests.smtp_server import LocalSmtpServer
 from tests.test_dagster import _fill
@@ -68,7 +68,7 @@ def lake() -> Iterator[LakeBackend]:
 def _load(env: Env, monkeypatch: pytest.MonkeyPatch, environ: dict[str, str]) -> str:
     """Ingest, KPIs and churn of two months of the test data into the warehouse `environ`
     names; its dump."""
-    from scorecards.churn import build_churn_risk
+    from scorecards.churn.scoring import build_churn_risk
 
     with monkeypatch.context() as m:
         m.delenv("SCORECARDS_WAREHOUSE", raising=False)

@@ -15,10 +15,10 @@ import pytest
 from assets.ingest import build_ingest_assets
 from pipelines.definitions import build_definitions
 from pipelines.sensors import failure_lines
-from scorecards import warehouse
-from scorecards.audit import IngestRejected
-from scorecards.ingest import ingest_events
-from scorecards.periods import month_range
+from scorecards.core.periods import month_range
+from scorecards.ingest.audit import IngestRejected
+from scorecards.ingest.load import ingest_events
+from scorecards.warehouse import store as warehouse
 from tests.conftest import TEAMS, Env, customer, ticket
 from tests.test_completeness import at, clock, event_rows
 
