@@ -18,9 +18,8 @@ PIP_COMPILE := --quiet --strip-extras --allow-unsafe --generate-hashes --no-emit
 	--no-emit-find-links
 
 export DAGSTER_HOME := $(CURDIR)/.dagster
-export SCORECARDS_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: demo test ui bench lint format clean system-deps lock wheel
+.PHONY: demo test ui bench lint format clean system-deps lock wheel architecture texts
 
 # The lock first (runtime and dev dependencies, hash-checked), then the project itself without
 # dependencies; the Dockerfile and tests/test_package.py install the same way.
@@ -81,6 +80,16 @@ bench: system-deps $(STAMP)
 	$(BIN)/python -m benchmarks.bench_scale --backend duckdb
 	$(BIN)/python -m benchmarks.bench_scale --backend ducklake
 
+# The message catalogue (docs/architecture.md, "Adding a language"): extract the keys from the
+# code and templates into the .pot, update the de/en .po files, compile the .mo files.
+texts: $(STAMP)
+	bash scripts/texts.sh
+
+# The rooms' import graph as a picture for docs/architecture.md (tests/test_architecture.py
+# checks that the committed one is current and that imports flow one way).
+architecture: $(STAMP)
+	$(BIN)/python scripts/import_graph.py --svg docs/import-graph.svg
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -90,4 +99,5 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(DAGSTER_HOME) data/warehouse.duckdb data/out data/quarantine data/.cache
+	rm -rf $(DAGSTER_HOME)
+	$(BIN)/python -m pipelines.cli clean

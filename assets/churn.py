@@ -1,30 +1,23 @@
 """Monthly churn-risk scores per customer; the model and its backtest are in the metadata."""
 
-import math
-
 import dagster as dg
 
-from pipelines.concurrency import WAREHOUSE_POOL
-from pipelines.concurrency import backfill_policy as warehouse_backfill_policy
-from pipelines.resources import ScorecardsConfig
-from scorecards.churn.scoring import BANDS, backtest_markdown, build_churn_risk, model_markdown
+from assets.concurrency import WAREHOUSE_POOL
+from assets.concurrency import backfill_policy as warehouse_backfill_policy
+from assets.resources import ScorecardsConfig
+from scorecards.churn.preview import backtest_markdown, model_markdown
+from scorecards.churn.scoring import BANDS, build_churn_risk
+from scorecards.config.months_needed import churn_lookback
 from scorecards.config.settings import ChurnConfig
 
 GROUP = "churn"
 
 
-def _months_back(days: int) -> int:
-    # Whole months that can hold `days` days before a month starts (the shortest month is 28).
-    return math.ceil(days / 28)
-
-
 def build_churn_assets(
     partitions_def: dg.TimeWindowPartitionsDefinition, first_month: str, cfg: ChurnConfig
 ) -> list[dg.AssetsDefinition]:
-    # The month's window and history, and for training months whose stored signals are missing,
-    # their windows too: up to training_months + the horizon further back.
-    own = _months_back(cfg.window_days + cfg.history_days)
-    back = own + cfg.training_months + _months_back(cfg.horizon_days)
+    # months_needed.churn_lookback: the rule the runtime check (churn_signal_months) follows.
+    back = churn_lookback(cfg)
 
     @dg.asset(
         name="customer_churn_risk",
@@ -51,7 +44,7 @@ def build_churn_assets(
     def customer_churn_risk(
         context: dg.AssetExecutionContext, scorecards: ScorecardsConfig
     ) -> dg.MaterializeResult:
-        settings = scorecards.config.settings()
+        settings = scorecards.settings()
         results, bt = build_churn_risk(settings, context.partition_keys, first_month)
         last = results[max(results)]
         scored = [m for m, r in results.items() if r.scored]

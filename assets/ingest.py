@@ -3,10 +3,10 @@
 import dagster as dg
 import pandas as pd
 
-from pipelines import checks
-from pipelines.concurrency import WAREHOUSE_POOL
-from pipelines.concurrency import backfill_policy as warehouse_backfill_policy
-from pipelines.resources import ScorecardsConfig
+from assets import checks
+from assets.concurrency import WAREHOUSE_POOL
+from assets.concurrency import backfill_policy as warehouse_backfill_policy
+from assets.resources import ScorecardsConfig
 from scorecards.ingest.audit import IngestRejected
 from scorecards.ingest.load import IngestReport, ingest_customers, ingest_events
 from scorecards.ingest.months_state import Clock, utc_now
@@ -17,13 +17,13 @@ GROUP = "ingest"
 def _md_table(df: pd.DataFrame, limit: int = 40) -> str:
     if df.empty:
         return "_none_"
-    cols = list(df.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in df.head(limit).itertuples(index=False):
-        lines.append("| " + " | ".join(str(v) for v in row) + " |")
+    # Each cell as str() shows it: tabulate would reformat numbers (0.1234567 as 0.123457)
+    # and leave None blank.
+    rows = [[str(v) for v in row] for row in df.head(limit).itertuples(index=False)]
     if len(df) > limit:
-        lines.append(f"| … {len(df) - limit} more rows |" + " |" * (len(cols) - 1))
-    return "\n".join(lines)
+        rows.append([f"… {len(df) - limit} more rows"] + [""] * (len(df.columns) - 1))
+    shown = pd.DataFrame(rows, columns=df.columns)
+    return shown.to_markdown(index=False, disable_numparse=True)
 
 
 def report_metadata(report: IngestReport) -> dict[str, dg.MetadataValue]:
@@ -83,6 +83,40 @@ def _rejected(err: IngestRejected) -> dg.Failure:
     )
 
 
+def _event_specs() -> list[dg.AssetSpec]:
+    return [
+        dg.AssetSpec(
+            "tickets",
+            group_name=GROUP,
+            description="Validated support tickets by month of created_at; rows that break "
+            "the contract are in quarantine/tickets/YYYY-MM.csv with their reason.",
+        ),
+        dg.AssetSpec(
+            "survey_responses",
+            deps=["tickets"],
+            group_name=GROUP,
+            description="Validated CSAT/NPS/CES responses by month of submitted_at, with the "
+            "team taken from the ticket when the response has none.",
+        ),
+    ]
+
+
+def _log_report(
+    context: dg.AssetExecutionContext, name: str, report: IngestReport, teams_from_data: bool
+) -> None:
+    """The report's file warnings and the teams its data has that teams.yaml has not."""
+    for warning in report.warnings:
+        context.log.warning(warning)
+    for team in report.unknown_teams:
+        if teams_from_data:
+            context.log.info(f"team {team!r} in {name} gets team_defaults (not in teams.yaml)")
+        else:
+            context.log.warning(
+                f"team {team!r} appears in {name} but not in config/teams.yaml "
+                "(teams_from_data: false, so it gets no scorecard)"
+            )
+
+
 def build_ingest_assets(
     partitions_def: dg.PartitionsDefinition, clock: Clock | None = None
 ) -> list[dg.AssetsDefinition]:
@@ -92,21 +126,7 @@ def build_ingest_assets(
 
     @dg.multi_asset(
         name="ingest_events",
-        specs=[
-            dg.AssetSpec(
-                "tickets",
-                group_name=GROUP,
-                description="Validated support tickets by month of created_at; rows that break "
-                "the contract are in quarantine/tickets/YYYY-MM.csv with their reason.",
-            ),
-            dg.AssetSpec(
-                "survey_responses",
-                deps=["tickets"],
-                group_name=GROUP,
-                description="Validated CSAT/NPS/CES responses by month of submitted_at, with the "
-                "team taken from the ticket when the response has none.",
-            ),
-        ],
+        specs=_event_specs(),
         check_specs=[
             checks.quarantine_spec("tickets"),
             checks.completeness_spec("tickets"),
@@ -118,7 +138,7 @@ def build_ingest_assets(
         pool=WAREHOUSE_POOL,
     )
     def ingest_events_asset(context: dg.AssetExecutionContext, scorecards: ScorecardsConfig):
-        settings = scorecards.config.settings()
+        settings = scorecards.settings()
         try:
             reports = ingest_events(
                 settings, context.partition_keys, clock=now, blocking_checks=True
@@ -131,18 +151,7 @@ def build_ingest_assets(
                     yield checks.check_result(check)
             raise _rejected(err) from None
         for name, report in reports.items():
-            for warning in report.warnings:
-                context.log.warning(warning)
-            for team in report.unknown_teams:
-                if settings.teams_file.teams_from_data:
-                    context.log.info(
-                        f"team {team!r} in {name} gets team_defaults (not in teams.yaml)"
-                    )
-                else:
-                    context.log.warning(
-                        f"team {team!r} appears in {name} but not in config/teams.yaml "
-                        "(teams_from_data: false, so it gets no scorecard)"
-                    )
+            _log_report(context, name, report, settings.teams_file.teams_from_data)
             results = [checks.check_result(c) for c in report.checks]
             yield dg.MaterializeResult(
                 asset_key=name, metadata=report_metadata(report), check_results=results
@@ -156,7 +165,7 @@ def build_ingest_assets(
         check_specs=[checks.quarantine_spec("customers")],
     )
     def customers_asset(context: dg.AssetExecutionContext, scorecards: ScorecardsConfig):
-        settings = scorecards.config.settings()
+        settings = scorecards.settings()
         try:
             report = ingest_customers(settings, clock=now, blocking_checks=True)
         except IngestRejected as err:

@@ -3,12 +3,13 @@
 import base64
 
 import dagster as dg
+import pandas as pd
 
-from pipelines.concurrency import WAREHOUSE_POOL
-from pipelines.concurrency import backfill_policy as warehouse_backfill_policy
-from pipelines.resources import ScorecardsConfig
-from scorecards.render.pdf import first_page_png
-from scorecards.render.publish import OVERVIEW, build_scorecards, scorecard_dir
+from assets.concurrency import WAREHOUSE_POOL
+from assets.concurrency import backfill_policy as warehouse_backfill_policy
+from assets.resources import ScorecardsConfig
+from scorecards.render.batch import OVERVIEW, build_scorecards, scorecard_dir
+from scorecards.render.preview import first_page_png
 
 GROUP = "scorecards"
 
@@ -28,12 +29,13 @@ def _preview_md(files: list, month: str) -> str:
 def month_metadata(settings, month: str, result) -> dict[str, dg.MetadataValue]:
     """One month's metadata: its folder, its files with pages, size and hash, its previews."""
     team_files = [f for f in result.files if f.name != OVERVIEW]
-    table = "\n".join(
-        ["| file | pages | KB | sha256 |", "|---|---:|---:|---|"]
-        + [
-            f"| {f.path.name} | {f.pages} | {f.size / 1024:.0f} | `{f.sha256[:12]}` |"
-            for f in result.files
-        ]
+    rows = [
+        [f.path.name, str(f.pages), f"{f.size / 1024:.0f}", f"`{f.sha256[:12]}`"]
+        for f in result.files
+    ]
+    # the cells are formatted already: tabulate must not read them as numbers again
+    table = pd.DataFrame(rows, columns=["file", "pages", "KB", "sha256"]).to_markdown(
+        index=False, colalign=("left", "right", "right", "left"), disable_numparse=True
     )
     return {
         "month": dg.MetadataValue.text(month),
@@ -65,7 +67,7 @@ def build_scorecard_assets(
     def team_scorecards(
         context: dg.AssetExecutionContext, scorecards: ScorecardsConfig
     ) -> dg.MaterializeResult:
-        settings = scorecards.config.settings()
+        settings = scorecards.settings()
         failures: dict[str, str] = {}
         months = list(context.partition_keys)
         metadata: dict[str, dg.MetadataValue] = {}

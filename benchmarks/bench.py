@@ -61,11 +61,11 @@ def _stage_ingest(data_dir: Path) -> dict:
 
 def _stage_kpis(data_dir: Path) -> dict:
     from scorecards.kpis.engine import build_team_kpis
-    from scorecards.warehouse import store as warehouse
+    from scorecards.warehouse.connection import connect
 
     settings = _settings(data_dir)
     frames = build_team_kpis(settings, [MONTH], MONTH)
-    with warehouse.connect(settings.warehouse, read_only=True) as con:
+    with connect(settings.warehouse, read_only=True) as con:
         tickets = con.execute("SELECT count(*) FROM tickets").fetchone()[0]
     return {"rows": int(tickets), "detail": {"kpi_rows": len(frames[MONTH])}}
 
@@ -94,7 +94,7 @@ def _first_history_month() -> str:
 
 def _prepare_history(size: str, root: Path) -> dict:
     from scorecards.core.periods import month_range
-    from scorecards.demo import generate
+    from scorecards.demo.generate import generate
     from scorecards.ingest.load import ingest_customers, ingest_events
 
     t0 = time.perf_counter()
@@ -121,10 +121,10 @@ def ensure_history(size: str, root: Path) -> Path:
 
 def _stage_churn(data_dir: Path) -> dict:
     from scorecards.churn import scoring as churn
-    from scorecards.warehouse import store as warehouse
+    from scorecards.warehouse.connection import connect
 
     settings = _settings(data_dir)
-    with warehouse.connect(settings.warehouse) as con:
+    with connect(settings.warehouse) as con:
         churn.ensure_schema(con)
         for table in ("churn_signals", "customer_churn_risk", "churn_model", "churn_backtest"):
             con.execute(f"DELETE FROM {table}")
@@ -136,7 +136,7 @@ def _stage_churn(data_dir: Path) -> dict:
     results, _ = churn.build_churn_risk(settings, [MONTH], first)
     warm = time.perf_counter() - t0
     res = results[MONTH]
-    with warehouse.connect(settings.warehouse, read_only=True) as con:
+    with connect(settings.warehouse, read_only=True) as con:
         tickets = con.execute("SELECT count(*) FROM tickets").fetchone()[0]
     return {
         "seconds": warm,
@@ -199,7 +199,7 @@ def ensure_data(size: str, root: Path) -> Path:
 
 
 def _generate(size: str, root: Path) -> dict:
-    from scorecards.demo import generate
+    from scorecards.demo.generate import generate
 
     t0 = time.perf_counter()
     rows = generate(root / size, **_generator_args(size))

@@ -43,10 +43,11 @@ from benchmarks import bench_render
 from benchmarks.bench import MONTH, REPO, machine
 from scorecards.config.settings import Settings, load_settings
 from scorecards.core.periods import month_range, shift_month
+from scorecards.delivery import ledger as delivery_ledger
 from scorecards.delivery import send as delivery
 from scorecards.delivery.mail import MailBuilder
 from scorecards.delivery.smtp import SmtpSettings, SmtpTransport
-from scorecards.warehouse import store as warehouse
+from scorecards.warehouse.connection import connect
 from tests.smtp_server import LocalSmtpServer
 
 TEAMS = 2
@@ -55,7 +56,7 @@ RECIPIENTS_PER_TEAM = 90
 OVERVIEW_RECIPIENTS = 20
 MESSAGES = TEAMS * RECIPIENTS_PER_TEAM + OVERVIEW_RECIPIENTS  # 200
 ARGS = {
-    "version": 1,  # bump when what ensure_data builds changes
+    "version": 2,  # bump when what ensure_data builds changes (2: records carry the summaries)
     "months": MONTHS,
     "teams": TEAMS,
     "tickets_per_month": 3_000,
@@ -95,9 +96,9 @@ def _pristine(root: Path) -> Path:
 def ensure_data(root: Path) -> tuple[Path, Path]:
     """Generate, load and render the month once (untimed); again when ARGS change."""
     from scorecards.churn.scoring import build_churn_risk
-    from scorecards.demo import generate
+    from scorecards.demo.generate import generate
     from scorecards.kpis.engine import build_team_kpis
-    from scorecards.render.publish import build_scorecards
+    from scorecards.render.batch import build_scorecards
 
     data_dir = root / "data"
     stamp = root / "generated.json"
@@ -113,7 +114,7 @@ def ensure_data(root: Path) -> tuple[Path, Path]:
     result = build_scorecards(settings, MONTH, workers=1)
     if result.failures:
         raise SystemExit(f"rendering the scorecards failed: {result.failures}")
-    with warehouse.connect(settings.warehouse) as con:
+    with connect(settings.warehouse) as con:
         con.execute("CHECKPOINT")
     shutil.copy(settings.warehouse_path, _pristine(root))
     stamp.write_text(json.dumps(ARGS))
@@ -179,7 +180,7 @@ class TimedBuilder(MailBuilder):
 def instrumented(clock: Clock) -> Iterator[None]:
     """Time the ledger (opening and closing its connection, reads, writes) and the mail
     summaries while `deliver` runs."""
-    cls = delivery.Ledger
+    cls = delivery_ledger.Ledger
     originals = {
         "open": cls.__dict__["open"],
         "write": cls.write,
@@ -282,10 +283,10 @@ def send_run(root: Path, data_dir: Path, conf: Path, security: str, i: int) -> t
         rep = first["report"]
         got = sorted(r for m in srv.messages for r in m.rcpt_tos)
         problems = []
-        if rep.count(delivery.SENT) != MESSAGES or rep.failures:
+        if rep.count(delivery_ledger.SENT) != MESSAGES or rep.failures:
             errors = sorted({o.error for o in rep.failures})
             problems.append(
-                f"sent {rep.count(delivery.SENT)} of {MESSAGES}, {len(rep.failures)} failed: "
+                f"sent {rep.count(delivery_ledger.SENT)} of {MESSAGES}, {len(rep.failures)} failed: "
                 + "; ".join(errors[:3])
                 + (f" (and {len(errors) - 3} other errors)" if len(errors) > 3 else "")
             )
@@ -293,24 +294,24 @@ def send_run(root: Path, data_dir: Path, conf: Path, security: str, i: int) -> t
             problems.append("some message needed more than one attempt")
         if len(srv.messages) != MESSAGES or got != expected:
             problems.append(f"the server received {len(srv.messages)} messages, not {MESSAGES}")
-        with warehouse.connect(settings.warehouse, read_only=True) as con:
+        with connect(settings.warehouse, read_only=True) as con:
             statuses = dict(
                 con.execute(
                     "SELECT status, count(*) FROM delivery_ledger WHERE period = ? GROUP BY 1",
                     [MONTH],
                 ).fetchall()
             )
-        if statuses != {delivery.SENT: MESSAGES}:
+        if statuses != {delivery_ledger.SENT: MESSAGES}:
             problems.append(f"ledger: {statuses}")
         first["sessions"] = srv.sessions
         first["mb"] = sum(len(m.data) for m in srv.messages) / 2**20
 
         again = _timed_deliver(settings, srv, security, f"bench-{security}-{i}-again")
         rep2 = again["report"]
-        if rep2.count(delivery.ALREADY_SENT) != MESSAGES or rep2.count(delivery.SENT):
+        if rep2.count(delivery_ledger.ALREADY_SENT) != MESSAGES or rep2.count(delivery_ledger.SENT):
             problems.append(
-                f"re-run: {rep2.count(delivery.SENT)} sent, "
-                f"{rep2.count(delivery.ALREADY_SENT)} already sent"
+                f"re-run: {rep2.count(delivery_ledger.SENT)} sent, "
+                f"{rep2.count(delivery_ledger.ALREADY_SENT)} already sent"
             )
         if len(srv.messages) != MESSAGES or again["connections"]:
             problems.append(f"re-run: the server now has {len(srv.messages)} messages")
@@ -331,7 +332,7 @@ def ledger_cost(root: Path, deliveries: int = 100) -> dict:
         shutil.copy(_pristine(root), path)
         pdf = root / "data" / "out" / MONTH / "scorecards" / "overview.pdf"
         rows = [
-            delivery.Delivery(MONTH, "bench", f"r{i:03d}@example.com", pdf, f"{i:064x}")
+            delivery_ledger.Delivery(MONTH, "bench", f"r{i:03d}@example.com", pdf, f"{i:064x}")
             for i in range(deliveries)
         ]
         # what one sent message costs: `sending`, then `sent`
@@ -339,27 +340,27 @@ def ledger_cost(root: Path, deliveries: int = 100) -> dict:
             (d, status, kw)
             for d in rows
             for status, kw in (
-                (delivery.SENDING, {"message_id": "<m@example.com>", "attempt": True}),
-                (delivery.SENT, {}),
+                (delivery_ledger.SENDING, {"message_id": "<m@example.com>", "attempt": True}),
+                (delivery_ledger.SENT, {}),
             )
         ]
         out: dict = {"writes": len(steps)}
 
         t0 = time.perf_counter()
-        with delivery.Ledger.open(path, MONTH, "one-connection", "smtp") as ledger:
+        with delivery_ledger.Ledger.open(path, MONTH, "one-connection", "smtp") as ledger:
             for d, status, kw in steps:
                 ledger.write(d, status, **kw)
         out["one_connection_ms"] = (time.perf_counter() - t0) / len(steps) * 1000
 
         t0 = time.perf_counter()
         for d, status, kw in steps:
-            with delivery.Ledger.open(path, MONTH, "per-write", "smtp") as ledger:
+            with delivery_ledger.Ledger.open(path, MONTH, "per-write", "smtp") as ledger:
                 ledger.write(d, status, **kw)
         out["per_write_ms"] = (time.perf_counter() - t0) / len(steps) * 1000
 
         t0 = time.perf_counter()
         for _ in range(deliveries):
-            with warehouse.connect(path):
+            with connect(path):
                 pass
         out["open_close_ms"] = (time.perf_counter() - t0) / deliveries * 1000
     return out

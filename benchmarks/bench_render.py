@@ -71,7 +71,7 @@ def load_generated(
     (`config(team_ids)` writes the config dir): the settings to build on."""
     from scorecards.config.settings import load_settings
     from scorecards.ingest.load import ingest_customers, ingest_events
-    from scorecards.warehouse import store as warehouse
+    from scorecards.warehouse.connection import connect
 
     # The first ingest runs before the teams are known, which the ingest rightly warns about
     # once per team; here that is expected.
@@ -79,14 +79,14 @@ def load_generated(
     settings = load_settings(data_dir, config([]))
     ingest_events(settings, months)
     ingest_customers(settings)
-    with warehouse.connect(settings.warehouse, read_only=True) as con:
+    with connect(settings.warehouse, read_only=True) as con:
         ids = [r[0] for r in con.execute("SELECT DISTINCT team FROM tickets ORDER BY 1").fetchall()]
     return load_settings(data_dir, config(ids))
 
 
 def ensure_data(root: Path) -> tuple[Path, Path]:
     from scorecards.churn.scoring import build_churn_risk
-    from scorecards.demo import generate
+    from scorecards.demo.generate import generate
     from scorecards.kpis.engine import build_team_kpis
 
     data_dir = root / "data"
@@ -111,7 +111,7 @@ def ensure_data(root: Path) -> tuple[Path, Path]:
 
 def run(root: Path) -> dict:
     from scorecards.config.settings import load_settings
-    from scorecards.render.publish import build_scorecards, default_workers
+    from scorecards.render.batch import build_scorecards, default_workers
 
     data_dir, conf = ensure_data(root)
     settings = load_settings(data_dir, conf)

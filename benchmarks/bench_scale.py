@@ -11,7 +11,7 @@ Stages, each in a fresh subprocess (timed separately, with its peak memory):
 - churn: `scorecards.churn.scoring.build_churn_risk` for the month (monthly steady state: the training
   month's signals were stored by its own run);
 - kpis: `scorecards.kpis.engine.build_team_kpis` for the month (every team and ALL);
-- scorecards: `scorecards.render.publish.build_scorecards`, every team and the overview, default
+- scorecards: `scorecards.render.batch.build_scorecards`, every team and the overview, default
   number of worker processes;
 - email: `scorecards.delivery.send.deliver` over STARTTLS + AUTH to `tests.smtp_server.LocalSmtpServer`
   (in the stage's process), one recipient per team and one for the overview.
@@ -51,19 +51,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
 from benchmarks import bench_render
 from benchmarks.bench import MONTH, REPO, machine
+from benchmarks.scale_warehouse import backend
 
 MONTHS = 4  # the month and three earlier ones (history)
 SEED = 1
 STAGES = ("ingest", "churn", "kpis", "scorecards", "email")
-# The PostgreSQL server for the DuckLake runs' catalogs (a database is created per run).
-PG_DSN = os.environ.get("BENCH_SCALE_PG", "host=127.0.0.1 user=postgres")
 # Churn settings the history allows (see the module docstring).
 CHURN = {"horizon_days": 30, "min_training_months": 1}
 
@@ -123,9 +122,9 @@ def _config(root: Path, team_ids: list[str]) -> Path:
 def _prepare(size_dir: Path, tickets: int, teams: int) -> dict:
     """Child side: generate the landing files and load the history months into history.duckdb."""
     from scorecards.churn.scoring import build_churn_risk
-    from scorecards.demo import generate
+    from scorecards.demo.generate import generate
     from scorecards.kpis.engine import build_team_kpis
-    from scorecards.warehouse import store as warehouse
+    from scorecards.warehouse.connection import connect
 
     out: dict = {}
     t0 = time.perf_counter()
@@ -140,7 +139,7 @@ def _prepare(size_dir: Path, tickets: int, teams: int) -> dict:
     # its own, so it stays unscored) and its KPIs.
     build_churn_risk(settings, history[-1:], months[0])
     build_team_kpis(settings, history[-1:], months[0])
-    with warehouse.connect(settings.warehouse) as con:
+    with connect(settings.warehouse) as con:
         con.execute("CHECKPOINT")
     shutil.move(str(settings.warehouse_path), size_dir / "history.duckdb")
     shutil.rmtree(size_dir / "history-state", ignore_errors=True)
@@ -173,104 +172,6 @@ def ensure_data(root: Path, tickets: int, teams: int) -> Path:
     )
     stamp.write_text(json.dumps({"args": args, "prepared": r}))
     return size_dir
-
-
-# --- backends ------------------------------------------------------------------------------
-
-
-def _fresh_run_dir(size_dir: Path, backend: str) -> Path:
-    """A data dir for one run, with the months state of the history and, linked, the landing
-    files a monthly export delivers: the month's tickets, its quarter's survey responses (the
-    generator writes surveys by quarter) and the customers. The ingest validates every file in
-    landing/, so the history's files are left out (they are in the warehouse already)."""
-    from scorecards.core.periods import parse_month
-
-    run = size_dir / f"run-{backend}"
-    shutil.rmtree(run, ignore_errors=True)
-    src = size_dir / "data" / "landing"
-    p = parse_month(MONTH)
-    wanted = {
-        "tickets": f"tickets_{MONTH}.",
-        "surveys": f"surveys_{p.year:04d}-Q{(p.month - 1) // 3 + 1}.",
-        "customers": "",
-    }
-    for ds, prefix in wanted.items():
-        (run / "landing" / ds).mkdir(parents=True)
-        files = [f for f in sorted((src / ds).iterdir()) if f.name.startswith(prefix)]
-        if not files:
-            raise SystemExit(f"no {ds} landing file {prefix}* in {src / ds}")
-        for f in files:
-            (run / "landing" / ds / f.name).symlink_to(f)
-    shutil.copytree(size_dir / "history-state", run / ".state")
-    return run
-
-
-def _copy_history_into(settings, history: Path) -> None:  # noqa: ANN001 - Settings
-    """The history warehouse's tables copied into the (empty) warehouse of `settings`."""
-    from scorecards.churn import scoring as churn
-    from scorecards.warehouse import store as warehouse
-    from scorecards.warehouse.sql import sql_str
-
-    with warehouse.connect(settings.warehouse) as con:
-        churn.ensure_schema(con)
-        con.execute(f"ATTACH {sql_str(str(history))} AS hist (READ_ONLY)")
-        tables = [
-            r[0]
-            for r in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'hist' ORDER BY 1"
-            ).fetchall()
-        ]
-        for t in tables:
-            if warehouse.table_exists(con, t):
-                con.execute(f"INSERT INTO {t} BY NAME SELECT * FROM hist.{t}")
-            else:
-                con.execute(f"CREATE TABLE {t} AS SELECT * FROM hist.{t}")
-        con.execute("DETACH hist")
-
-
-@contextlib.contextmanager
-def backend(size_dir: Path, name: str) -> Iterator[Path]:
-    """A run's data dir on a warehouse holding the history; SCORECARDS_WAREHOUSE set for the
-    stages' processes. DuckLake: a PostgreSQL database of its own, dropped afterwards."""
-    from scorecards.config.settings import load_settings
-
-    run = _fresh_run_dir(size_dir, name)
-    env = {k: os.environ.get(k) for k in ("SCORECARDS_WAREHOUSE", "SCORECARDS_WAREHOUSE_DATA_PATH")}
-    db = None
-    try:
-        if name == "duckdb":
-            os.environ["SCORECARDS_WAREHOUSE"] = "duckdb"
-            os.environ.pop("SCORECARDS_WAREHOUSE_DATA_PATH", None)
-            shutil.copy(size_dir / "history.duckdb", run / "warehouse.duckdb")
-        else:
-            db = f"bench_scale_{os.getpid()}_{int(time.time())}"
-            _pg(f'CREATE DATABASE "{db}"')
-            os.environ["SCORECARDS_WAREHOUSE"] = f"ducklake:postgres:dbname={db} {PG_DSN}"
-            os.environ["SCORECARDS_WAREHOUSE_DATA_PATH"] = str(run / "lake")
-            t0 = time.perf_counter()
-            _copy_history_into(load_settings(run, size_dir / "config"), size_dir / "history.duckdb")
-            print(f"history copied into DuckLake ({db}) in {time.perf_counter() - t0:.0f} s")
-        yield run
-    finally:
-        for k, v in env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        if db is not None:
-            _pg(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-
-
-def _pg(sql: str) -> None:
-    import psycopg2
-
-    con = psycopg2.connect(f"dbname=postgres {PG_DSN}", connect_timeout=10)
-    try:
-        con.autocommit = True
-        with con.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        con.close()
 
 
 # --- stages (child side) -------------------------------------------------------------------
@@ -317,11 +218,11 @@ def _stage_kpis(data_dir: Path) -> dict:
 
 
 def _stage_scorecards(data_dir: Path) -> dict:
-    from scorecards.render import publish
+    from scorecards.render import batch
 
     settings = _settings(data_dir)
     timed: dict[str, float] = {}
-    load_month = publish.load_month
+    load_month = batch.load_month
 
     def timed_load(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         t0 = time.perf_counter()
@@ -330,8 +231,8 @@ def _stage_scorecards(data_dir: Path) -> dict:
         finally:
             timed["load_month_s"] = round(time.perf_counter() - t0, 2)
 
-    publish.load_month = timed_load
-    result = publish.build_scorecards(settings, MONTH, workers=publish.default_workers())
+    batch.load_month = timed_load
+    result = batch.build_scorecards(settings, MONTH, workers=batch.default_workers())
     if result.failures:
         raise SystemExit(f"scorecards failed: {result.failures}")
     team_files = [f for f in result.files if f.name != "overview"]
@@ -340,7 +241,7 @@ def _stage_scorecards(data_dir: Path) -> dict:
         "rows": len(result.files),
         "detail": {
             **timed,
-            "workers": publish.default_workers(),
+            "workers": batch.default_workers(),
             "team_pdfs": len(team_files),
             "team_kb_max": round(max(f.size for f in team_files) / 1024),
             "overview_kb": round(ov.size / 1024),
@@ -351,7 +252,7 @@ def _stage_scorecards(data_dir: Path) -> dict:
 
 def _stage_email(data_dir: Path) -> dict:
     from benchmarks import bench_mail
-    from scorecards.delivery import send as delivery
+    from scorecards.delivery.ledger import SENT
     from tests.smtp_server import LocalSmtpServer
 
     settings = _settings(data_dir)
@@ -361,9 +262,9 @@ def _stage_email(data_dir: Path) -> dict:
         r = bench_mail._timed_deliver(settings, srv, "starttls", f"bench-scale-{os.getpid()}")
         received = sorted(rcpt for m in srv.messages for rcpt in m.rcpt_tos)
     rep = r["report"]
-    if rep.count(delivery.SENT) != len(expected) or rep.failures or received != expected:
+    if rep.count(SENT) != len(expected) or rep.failures or received != expected:
         raise SystemExit(
-            f"email: sent {rep.count(delivery.SENT)} of {len(expected)}, "
+            f"email: sent {rep.count(SENT)} of {len(expected)}, "
             f"{len(rep.failures)} failed, server received {len(received)}"
         )
     parts = {k: round(v, 2) for k, v in sorted(r["parts"].items())}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import traceback
 from dataclasses import replace
@@ -40,8 +41,8 @@ from scorecards.contract.datasets import TICKETS
 from scorecards.core.periods import month_range
 from scorecards.delivery.send import outbox_dir
 from scorecards.ingest.landing import InputFileError, list_landing_files
-from scorecards.kpis.engine import markdown_preview
-from scorecards.render.publish import scorecard_dir
+from scorecards.kpis.preview import markdown_preview
+from scorecards.render.batch import scorecard_dir
 
 PARTITIONED = ["tickets", "survey_responses", "customer_churn_risk", "team_kpis"]
 
@@ -83,6 +84,55 @@ def _report_failure(
     print("  the full log: the run in the Dagster UI (`make ui`, Runs)", file=err)
 
 
+def _months_to_run(
+    settings: Settings,
+    data_months: list[str],
+    keys: list[str],
+    first: str | None,
+    last: str | None,
+) -> tuple[str, str]:
+    """[first, last] as asked, or the months with landing data; UsageError outside `keys`."""
+    if not keys:
+        raise UsageError("no complete month to run yet (the partitions are empty)")
+    if first is None or last is None:
+        found = data_range(data_months, keys)
+        if found is None:
+            raise UsageError(
+                f"no landing data in {keys[0]}...{keys[-1]} under {settings.landing_dir}"
+                + (f" (data found for {data_months[0]}...{data_months[-1]})" if data_months else "")
+                + "; give --from/--to to run months anyway"
+            )
+        first, last = first or found[0], last or found[1]
+    if first not in keys or last not in keys or first > last:
+        raise UsageError(f"months must be within {keys[0]}...{keys[-1]}, got {first}...{last}")
+    return first, last
+
+
+def _run_steps(
+    first: str, last: str, scorecards: bool, email: bool
+) -> list[tuple[list[str], dict[str, str]]]:
+    """The runs to launch in order, each an asset selection and its run tags."""
+    steps: list[tuple[list[str], dict[str, str]]] = [
+        (["customers"], {}),
+        (
+            PARTITIONED,
+            {
+                "dagster/asset_partition_range_start": first,
+                "dagster/asset_partition_range_end": last,
+            },
+        ),
+    ]
+    if scorecards:
+        # PDFs (and with `email` their e-mails) for the range's last month only: older months
+        # are a backfill away in the UI. The e-mails go to the file outbox unless SMTP_HOST is
+        # set, and the ledger makes a second `make demo` send nothing new.
+        selection = ["team_scorecards", "scorecard_emails"] if email else ["team_scorecards"]
+        # --email is an explicit request: only the schedule's own runs send without one
+        asked = {"scorecards/send_email": "true"} if email else {}
+        steps.append((selection, {"dagster/partition": last, **asked}))
+    return steps
+
+
 def run(
     settings: Settings,
     first: str | None = None,
@@ -103,44 +153,13 @@ def run(
     out, err = out or sys.stdout, err or sys.stderr
     data_months = record_landing_months(settings, clock)
     defs = build_definitions(settings, clock=clock)
-    keys = partition_keys(defs, clock)
-    if not keys:
-        raise UsageError("no complete month to run yet (the partitions are empty)")
-    if first is None or last is None:
-        found = data_range(data_months, keys)
-        if found is None:
-            raise UsageError(
-                f"no landing data in {keys[0]}...{keys[-1]} under {settings.landing_dir}"
-                + (f" (data found for {data_months[0]}...{data_months[-1]})" if data_months else "")
-                + "; give --from/--to to run months anyway"
-            )
-        first, last = first or found[0], last or found[1]
-    if first not in keys or last not in keys or first > last:
-        raise UsageError(f"months must be within {keys[0]}...{keys[-1]}, got {first}...{last}")
+    first, last = _months_to_run(settings, data_months, partition_keys(defs, clock), first, last)
     empty = [m for m in month_range(first, last) if m not in data_months]
     if empty:
         print(f"note: no landing data for {', '.join(empty)}; their checks will fail", file=err)
     instance = instance or _instance()
     assets = list(defs.assets)
-    steps: list[tuple[list[str], dict[str, str]]] = [
-        (["customers"], {}),
-        (
-            PARTITIONED,
-            {
-                "dagster/asset_partition_range_start": first,
-                "dagster/asset_partition_range_end": last,
-            },
-        ),
-    ]
-    if scorecards:
-        # PDFs (and with `email` their e-mails) for the range's last month only: older months
-        # are a backfill away in the UI. The e-mails go to the file outbox unless SMTP_HOST is
-        # set, and the ledger makes a second `make demo` send nothing new.
-        selection = ["team_scorecards", "scorecard_emails"] if email else ["team_scorecards"]
-        # --email is an explicit request: only the schedule's own runs send without one
-        asked = {"scorecards/send_email": "true"} if email else {}
-        steps.append((selection, {"dagster/partition": last, **asked}))
-    for selection, tags in steps:
+    for selection, tags in _run_steps(first, last, scorecards, email):
         result = dg.materialize(
             assets,
             selection=selection,
@@ -196,7 +215,7 @@ def _print_outputs(settings: Settings, last: str) -> None:
 def demo(args: argparse.Namespace, clock: Clock = utc_now) -> int:
     settings = load_settings()
     if not list_landing_files(settings.landing_dir, TICKETS):
-        from scorecards.demo import generate
+        from scorecards.demo.generate import generate
 
         print(f"no landing data in {settings.landing_dir}: generating demo data ...")
         generate(
@@ -232,10 +251,10 @@ def months(settings: Settings, clock: Clock = utc_now) -> int:
 
 
 def sources(args: argparse.Namespace) -> int:
-    """`sources suggest|check <file>`: draft or try a mapping (scorecards/ingest/source_tools.py)."""
-    from scorecards.ingest import source_tools
+    """`sources suggest|check <file>`: draft or try a mapping (scorecards/ingest/source_tools/)."""
+    from scorecards.ingest.source_tools.cli import main_sources
 
-    return source_tools.main_sources(args.action, args.file, args.dataset)
+    return main_sources(args.action, args.file, args.dataset)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -278,6 +297,12 @@ def _parser() -> argparse.ArgumentParser:
         help="set the warehouse pool's limit on the instance ($DAGSTER_HOME) now, not at the "
         "first run, so Deployment > Concurrency shows it",
     )
+    sub.add_parser(
+        "clean",
+        parents=[common],
+        help="delete what runs made in the data dir (warehouse, outputs, quarantine, cache), "
+        "keeping the landing files",
+    )
     # --- sources suggest|check (docs/sources.md) ---
     p_src = sub.add_parser(
         "sources", parents=[common], help="draft (suggest) or try (check) a mapping for a file"
@@ -289,8 +314,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def pool(instance: dg.DagsterInstance | None = None) -> int:
-    """The check each run makes when it starts (pipelines/concurrency.py), made now."""
-    from pipelines.concurrency import WAREHOUSE_POOL, PoolLimitError, ensure_pool_limit
+    """The check each run makes when it starts (assets/concurrency.py), made now."""
+    from assets.concurrency import WAREHOUSE_POOL, PoolLimitError, ensure_pool_limit
 
     instance = instance or dg.DagsterInstance.get()
     try:
@@ -304,6 +329,27 @@ def pool(instance: dg.DagsterInstance | None = None) -> int:
         state = replace(state, source="pool")
     limit = "no storage for pools" if not state.supported else f"limit {state.limit}"
     print(f"concurrency pool {WAREHOUSE_POOL}: {limit} ({state.source})")
+    return 0
+
+
+def clean(settings: Settings) -> int:
+    """`make clean`: what the runs wrote, in the data dir the settings name (the one place that
+    knows where it is), not the landing files people brought."""
+    data = settings.data_dir
+    wal = settings.warehouse_path.with_name(settings.warehouse_path.name + ".wal")
+    made = [
+        settings.warehouse_path,
+        wal,
+        settings.out_dir,
+        settings.quarantine_dir,
+        data / ".cache",
+    ]
+    for path in made:
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    print(f"removed the outputs of runs in {data} (landing files kept)")
     return 0
 
 
@@ -322,6 +368,8 @@ def main(
         if args.cmd == "demo":
             return demo(args, clock)
         settings = load_settings()
+        if args.cmd == "clean":
+            return clean(settings)
         if args.cmd == "months":
             return months(settings, clock)
         ok = run(

@@ -16,15 +16,15 @@ from assets.churn import build_churn_assets
 from assets.delivery import build_delivery_assets
 from assets.ingest import build_ingest_assets
 from assets.kpis import build_kpi_assets
+from assets.resources import MailResource, ScorecardsConfig
 from assets.scorecards import build_scorecard_assets
 from pipelines.partitions import Clock, first_month, monthly_partitions, utc_now
-from pipelines.resources import MailResource, ScorecardsConfig
 from pipelines.schedules import monthly_job, monthly_schedule
 from pipelines.sensors import alert_admins_on_run_failure
 from scorecards.config.settings import ConfigError, Settings, load_settings
 
 # The backfill policy (one run per range for the DuckDB file, one per month for DuckLake:
-# pipelines/concurrency.py) is a deliberate choice; Dagster marks the parameter beta, which is
+# assets/concurrency.py) is a deliberate choice; Dagster marks the parameter beta, which is
 # worth knowing once, not on every load.
 warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
 
@@ -75,7 +75,7 @@ def executor_from_env(environ: Mapping[str, str] | None = None) -> dg.ExecutorDe
     The default is one process per run, steps one after another: on the DuckDB file the
     warehouse takes one writer at a time anyway, and a process per step would only add start-up
     time. Whatever the executor, every step that opens the warehouse holds a slot of the
-    "warehouse" pool (pipelines/concurrency.py), so a step per process or per pod never meets a
+    "warehouse" pool (assets/concurrency.py), so a step per process or per pod never meets a
     lock; per-step pods pay off on DuckLake, where months run in parallel."""
     environ = os.environ if environ is None else environ
     name = environ.get(EXECUTOR_ENV, "").strip().lower() or "in_process"

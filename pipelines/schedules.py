@@ -9,16 +9,11 @@ from datetime import UTC, datetime
 import dagster as dg
 from dagster._check import CheckError
 
+from assets.tags import SCHEDULE, SCHEDULED_MONTH_TAG, TRIGGER_TAG
 from scorecards.config.settings import Settings
 from scorecards.core.periods import last_complete_month
 
 JOB = "monthly_scorecards"
-SCHEDULE = "monthly_scorecards_schedule"
-TRIGGER_TAG = "scorecards/trigger"
-# The month the schedule's tick asked for. A run sends e-mail on its own only when Dagster's
-# dagster/schedule_name is this schedule and this tag names the run's partition
-# (assets/delivery.py); a re-execution copies both tags, so it is recognised by its parent run.
-SCHEDULED_MONTH_TAG = "scorecards/scheduled_month"
 
 
 def monthly_job() -> dg.UnresolvedAssetJobDefinition:

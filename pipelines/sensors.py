@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from assets.delivery import ALERTED
-from pipelines.resources import MailResource, ScorecardsConfig
+from assets.resources import MailResource, ScorecardsConfig
 from scorecards.delivery.send import outbox_dir, send_alert
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ def failure_lines(instance: dg.DagsterInstance, run_id: str) -> list[str]:
         lines.append(f"step {event.step_key} failed: {error_text(error)}")
     if not steps and not checks:
         for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE):
-            # before any step, e.g. the warehouse pool's check (pipelines/concurrency.py):
+            # before any step, e.g. the warehouse pool's check (assets/concurrency.py):
             # the run's own error says why, Dagster's message only that it failed
             data = entry.dagster_event.event_specific_data if entry.dagster_event else None
             error = getattr(data, "error", None)
@@ -129,7 +129,7 @@ def alert_admins_on_run_failure(
     if steps and all(_already_alerted(e) for e in steps):
         context.log.info(f"run {run.run_id}: the failure already alerted the admins")
         return
-    settings = scorecards.config.settings()
+    settings = scorecards.settings()
     tags = dict(run.tags)
     months, outbox_month = _months(tags)
     lines = [f"Run id: {run.run_id}", f"Job: {run.job_name}", f"Month(s): {months}", ""]

@@ -164,7 +164,7 @@ class LakeBackend:
         return self.lakes[data_dir]
 
     def target(self, data_dir: Path):  # noqa: ANN201 - WarehouseTarget
-        from scorecards.warehouse.store import WarehouseTarget
+        from scorecards.config.environment import WarehouseTarget
 
         db, data_path = self.lake(data_dir)
         return WarehouseTarget("ducklake", catalog=self.catalog(db), data_path=data_path)
@@ -196,7 +196,7 @@ class LakeBackend:
 def warehouse_backend(request: pytest.FixtureRequest) -> object:
     """The backend of this module's run: "duckdb", or the LakeBackend on "ducklake"."""
     import scorecards.config.settings as settings_module
-    from scorecards.warehouse.store import target_from_env
+    from scorecards.config.environment import target_from_env
 
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("SCORECARDS_WAREHOUSE", raising=False)

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from scorecards.delivery.mail import MailBuilder, MailSummary, _headline
-from scorecards.notes.rules import context_notes
+from scorecards.delivery.mail import MailBuilder
+from scorecards.notes.select import context_notes
 from scorecards.report import attention as A
-from tests.test_notes import MONTH, row, streak, table
+from scorecards.report.summary import MailSummary, _headline
+from tests.notes_env import MONTH, row, streak, table
 
 NBSP = "\u00a0"
 

@@ -9,11 +9,16 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from assets.churn import build_churn_assets
 from pipelines.definitions import build_definitions
 from pipelines.partitions import record_landing_months
-from scorecards.warehouse import store as warehouse
+from scorecards.config.months_needed import churn_signal_months, months_reached
+from scorecards.config.settings import ChurnConfig
+from scorecards.core.periods import month_range, shift_month
+from scorecards.warehouse.tables import dump
+from tests.churn_env import MONTHS, churn_teams, make_history, write_landing
 from tests.conftest import Env
-from tests.test_churn import MONTHS, _history, _teams, _write
+from tests.test_dagster import RULE_PARTITIONS, markdown_rows, upstream_months
 
 RANGE = {
     "dagster/asset_partition_range_start": MONTHS[0],
@@ -36,13 +41,13 @@ def _run(defs: dg.Definitions, instance: dg.DagsterInstance, selection: list[str
 def _snapshot(env: Env) -> tuple[str, dict[str, bytes]]:
     out = env.data / "out"
     csvs = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.csv"))}
-    return warehouse.dump(env.data / "warehouse.duckdb"), csvs
+    return dump(env.data / "warehouse.duckdb"), csvs
 
 
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple:
-    env = Env(tmp_path_factory.mktemp("dagster_churn"), teams=_teams())
-    _write(env, *_history(n=900))
+    env = Env(tmp_path_factory.mktemp("dagster_churn"), teams=churn_teams())
+    write_landing(env, *make_history(n=900))
     record_landing_months(env.settings())  # as `pipelines.cli run` does
     defs = build_definitions(env.settings())
     instance = dg.DagsterInstance.ephemeral()
@@ -67,8 +72,10 @@ def test_range_run_scores_reports_and_feeds_the_kpis(ran: tuple) -> None:
         for e in result.get_asset_materialization_events()
         if e.asset_key.to_user_string() == "customer_churn_risk"
     )
-    assert "| 2025-09 |" in meta["backtest"].value
-    assert "| escalations |" in meta["model"].value
+    # Markdown tables (pandas.to_markdown pads the cells to the column width)
+    assert "2025-09" in [r["month"] for r in markdown_rows(meta["backtest"].value)]
+    _, model_table, _ = meta["model"].value.split("\n\n")
+    assert "escalations" in [r["term"] for r in markdown_rows(model_table)]
     assert meta["csv"].value.endswith("2025-12/churn_risk.csv")
     assert meta["backtest_auc_model"].value > meta["backtest_auc_baseline"].value
     assert sum(meta[f"band_{b}"].value for b in ("high", "medium", "low")) > 0
@@ -87,3 +94,27 @@ def test_rerunning_a_month_changes_nothing(ran: tuple) -> None:
     again = _run(defs, instance, ["customer_churn_risk", "team_kpis"], partition_key="2025-09")
     assert again.success
     assert _snapshot(env) == before
+
+
+@pytest.mark.parametrize(
+    "churn",
+    [
+        {},
+        {"window_days": 30, "history_days": 0, "training_months": 3, "horizon_days": 60},
+        {"window_days": 366, "history_days": 730, "training_months": 24, "horizon_days": 7},
+    ],
+)
+def test_churn_partition_mappings_cover_what_the_runtime_check_needs(churn: dict) -> None:
+    cfg = ChurnConfig(**churn)
+    [asset] = build_churn_assets(RULE_PARTITIONS, "2018-01", cfg)
+    # the month's own signals, and those of the months a model may train on (their signals are
+    # computed again when they were not stored)
+    back = cfg.training_months + months_reached(cfg.horizon_days)
+    for month in month_range("2021-01", "2025-12"):
+        need = set(churn_signal_months(month, cfg, first_month="2018-01"))
+        for k in range(1, back + 1):
+            need |= set(churn_signal_months(shift_month(month, -k), cfg, first_month="2018-01"))
+        for dataset in ("tickets", "survey_responses"):
+            mapped = upstream_months(asset, dataset, month)
+            assert need <= set(mapped), (month, dataset)
+            assert mapped[-1] == month

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from scorecards.churn.scoring import display_ids, display_labels
+from scorecards.churn.pseudonyms import display_ids, display_labels
 from scorecards.report.data import CHURN_FIGURES, TeamReport, _at_risk
 from tests.conftest import TEAMS, Env
 

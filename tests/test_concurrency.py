@@ -1,4 +1,4 @@
-"""The "warehouse" concurrency pool (pipelines/concurrency.py): every asset that opens the
+"""The "warehouse" concurrency pool (assets/concurrency.py): every asset that opens the
 warehouse is in it, the limit comes from the code (1 for the DuckDB file), and two runs of
 different months on one instance never hold it at the same time: both succeed, no lock error."""
 
@@ -13,16 +13,17 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipelines import concurrency
-from pipelines.concurrency import (
+from assets import concurrency
+from assets.concurrency import (
     WAREHOUSE_POOL,
     PoolLimitError,
     ensure_pool_limit,
     pool_state,
 )
+from assets.resources import ScorecardsConfig
 from pipelines.definitions import build_definitions
-from pipelines.resources import ScorecardsConfig
 from pipelines.sensors import failure_lines
+from scorecards.config.environment import WAREHOUSE_ENV
 from scorecards.config.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,7 +42,7 @@ def _home(tmp_path: Path, yaml_text: str | None = None) -> Path:
 def test_every_asset_is_in_the_pool_and_the_policy_follows_the_backend(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.delenv(concurrency.WAREHOUSE_ENV, raising=False)
+    monkeypatch.delenv(WAREHOUSE_ENV, raising=False)
     settings = load_settings(tmp_path / "data", REPO / "config")
     defs = build_definitions(settings)
     for a in defs.assets:
@@ -50,18 +51,16 @@ def test_every_asset_is_in_the_pool_and_the_policy_follows_the_backend(
             assert a.backfill_policy == dg.BackfillPolicy.single_run(), a.keys
     assert concurrency.warehouse_kind() == "duckdb" and concurrency.pool_limit() == 1
 
-    monkeypatch.setenv(
-        concurrency.WAREHOUSE_ENV, "ducklake:postgres:dbname=scorecards host=127.0.0.1"
-    )
+    monkeypatch.setenv(WAREHOUSE_ENV, "ducklake:postgres:dbname=scorecards host=127.0.0.1")
     assert concurrency.warehouse_kind() == "ducklake"
     assert concurrency.pool_limit() == concurrency.DUCKLAKE_POOL_LIMIT > 1
     defs = build_definitions(settings)
     for a in defs.assets:
         if a.partitions_def is not None:
             assert a.backfill_policy == dg.BackfillPolicy.multi_run(1), a.keys
-    monkeypatch.setenv(concurrency.WAREHOUSE_ENV, "ducklake:sqlite:nope")  # malformed: run fails
+    monkeypatch.setenv(WAREHOUSE_ENV, "ducklake:sqlite:nope")  # malformed: run fails
     assert concurrency.warehouse_kind() == "ducklake"
-    monkeypatch.setenv(concurrency.WAREHOUSE_ENV, "duckdb:/data/warehouse.duckdb")
+    monkeypatch.setenv(WAREHOUSE_ENV, "duckdb:/data/warehouse.duckdb")
     assert concurrency.warehouse_kind() == "duckdb"
 
 
@@ -97,7 +96,7 @@ RUN_MONTH = """
 import sys
 import dagster as dg
 from pipelines.definitions import build_definitions
-from pipelines.resources import ScorecardsConfig
+from assets.resources import ScorecardsConfig
 from pipelines.sensors import failure_lines
 month = sys.argv[1]
 defs = build_definitions()
@@ -125,7 +124,7 @@ def _step_windows(instance: dg.DagsterInstance, run_id: str) -> list[tuple[float
 
 def test_two_runs_of_different_months_take_turns_on_the_duckdb_file(tmp_path: Path) -> None:
     from pipelines.cli import run
-    from scorecards.demo import generate
+    from scorecards.demo.generate import generate
 
     data, config = tmp_path / "data", tmp_path / "config"
     shutil.copytree(REPO / "config", config, ignore=shutil.ignore_patterns("notes"))
@@ -235,7 +234,7 @@ def test_the_cli_writes_the_pool_limit_for_the_ui(
     for the pool itself, which is what Deployment > Concurrency lists."""
     from pipelines.cli import main
 
-    monkeypatch.delenv(concurrency.WAREHOUSE_ENV, raising=False)
+    monkeypatch.delenv(WAREHOUSE_ENV, raising=False)
     home = _home(tmp_path, "concurrency:\n  pools:\n    default_limit: 1\n")
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert pool_state(instance).source == "default"

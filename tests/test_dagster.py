@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 import pytest
 
-from pipelines.checks import MONTH_COMPLETE, QUARANTINE_SHARE
+from assets.checks import MONTH_COMPLETE, QUARANTINE_SHARE
+from assets.ingest import _md_table
+from assets.kpis import build_kpi_assets
 from pipelines.definitions import build_definitions
 from pipelines.partitions import record_landing_months
-from scorecards.warehouse import store as warehouse
+from scorecards.config.months_needed import COMPARED_MONTHS, kpi_input_months
+from scorecards.core.periods import month_range, shift_month
+from scorecards.warehouse.tables import dump
 from tests.conftest import Env, customer, survey, ticket
 
 RANGE_START = "dagster/asset_partition_range_start"
@@ -64,6 +70,17 @@ def _run(
     )
 
 
+def markdown_rows(table: str) -> list[dict[str, str]]:
+    """The rows of a Markdown pipe table, each as {column: cell}, cells without padding."""
+
+    def cells(line: str) -> list[str]:
+        return [c.strip() for c in line.strip().strip("|").split("|")]
+
+    header, rule, *rows = table.strip().splitlines()
+    assert set(rule) <= set("|-: "), rule
+    return [dict(zip(cells(header), cells(row), strict=True)) for row in rows]
+
+
 def _checks(result: dg.ExecuteInProcessResult) -> dict[tuple[str, str], bool]:
     return {
         (e.asset_key.to_user_string(), e.check_name): e.passed
@@ -74,7 +91,24 @@ def _checks(result: dg.ExecuteInProcessResult) -> dict[tuple[str, str], bool]:
 def _snapshot(env: Env) -> tuple[str, dict[str, bytes]]:
     out = env.data / "out"
     csvs = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.csv"))}
-    return warehouse.dump(env.data / "warehouse.duckdb"), csvs
+    return dump(env.data / "warehouse.duckdb"), csvs
+
+
+def test_ingest_tables_show_each_value_as_it_is_and_count_the_rows_left_out() -> None:
+    df = pd.DataFrame(
+        {
+            "file": ["a.csv", "b.csv", "c.csv"],
+            "share": [0.1234567, None, 2.0],
+            "rows": [1, 10**6, 7],
+        }
+    )
+    assert markdown_rows(_md_table(df, limit=2)) == [
+        {"file": "a.csv", "share": "0.1234567", "rows": "1"},
+        {"file": "b.csv", "share": "nan", "rows": "1000000"},
+        {"file": "… 1 more rows", "share": "", "rows": ""},
+    ]
+    assert [r["file"] for r in markdown_rows(_md_table(df))] == ["a.csv", "b.csv", "c.csv"]
+    assert _md_table(df.iloc[:0]) == "_none_"
 
 
 def test_definitions_load_with_partitions_from_first_month(env: Env) -> None:
@@ -119,7 +153,20 @@ def test_two_months_then_rerun_is_byte_identical(tmp_path: Path) -> None:
     kpi_meta = next(
         e for e in mats if e.asset_key.to_user_string() == "team_kpis"
     ).materialization.metadata
-    assert "| Ticket volume |" in kpi_meta["company_kpis"].value
+    # a Markdown table (pandas.to_markdown pads the cells to the column width)
+    assert re.search(r"^\| Ticket volume +\|", kpi_meta["company_kpis"].value, re.M)
+    tickets_meta = next(
+        e for e in mats if e.asset_key.to_user_string() == "tickets"
+    ).materialization.metadata
+    per_month = {r["period"]: r for r in markdown_rows(tickets_meta["per_month"].value)}
+    assert sorted(per_month) == ["2026-03", "2026-04"]
+    assert per_month["2026-03"]["accepted"] == "93" and per_month["2026-04"]["accepted"] == "90"
+    assert per_month["2026-03"]["quarantined"] == per_month["2026-04"]["quarantined"] == "0"
+    per_file = markdown_rows(tickets_meta["per_file"].value)
+    # 3 tickets a day from 1 March to 5 May, whatever the months loaded
+    assert sum(int(r["rows_read"]) for r in per_file) == 66 * 3
+    assert tickets_meta["landing_rows_read_all_months"].value == 66 * 3
+    assert tickets_meta["quarantine_by_reason"].value == "_none_"
     for month in ("2026-03", "2026-04"):
         assert (env.data / "out" / month / "team_kpis.csv").exists()
     before = _snapshot(env)
@@ -204,3 +251,37 @@ def test_missing_previous_month_fails_with_instructions(env: Env) -> None:
 def test_workspace_points_at_definitions(workspace: str) -> None:
     text = (Path(__file__).resolve().parent.parent / workspace).read_text()
     assert "pipelines.definitions" in text
+
+
+# --- the partition mappings and the runtime checks follow one rule (config/months_needed.py) --
+
+# Months of the past only: Dagster maps no partition that has not begun. Five years hold every
+# calendar month after a leap February and after a common one.
+RULE_PARTITIONS = dg.MonthlyPartitionsDefinition(
+    start_date="2018-01", end_date="2026-01", fmt="%Y-%m", timezone="Europe/Berlin"
+)
+
+
+def upstream_months(asset: dg.AssetsDefinition, dep: str, month: str) -> list[str]:
+    """The months of `dep` that Dagster maps `asset`'s partition `month` to."""
+    parts = RULE_PARTITIONS
+    mapping = asset.get_partition_mapping(dg.AssetKey(dep))
+    got = mapping.get_upstream_mapped_partitions_result_for_partitions(
+        parts.empty_subset().with_partition_keys([month]), parts, parts
+    )
+    return sorted(got.partitions_subset.get_partition_keys())
+
+
+def test_kpi_partition_mappings_cover_what_the_runtime_check_needs() -> None:
+    [asset] = build_kpi_assets(RULE_PARTITIONS, "2018-01")
+    reached_first: dict[str, bool] = {"tickets": False, "survey_responses": False}
+    for month in month_range("2021-01", "2025-12"):
+        for dataset, need in kpi_input_months(month, first_month="2018-01").items():
+            mapped = upstream_months(asset, dataset, month)
+            assert set(need) <= set(mapped), (month, dataset)
+            assert mapped[-1] == month
+            reached_first[dataset] |= need[0] == mapped[0]
+        scores = upstream_months(asset, "customer_churn_risk", month)
+        assert {shift_month(month, -k) for k in COMPARED_MONTHS} <= set(scores)
+    # and no wider than the rule: some month needs the mapping's first month
+    assert all(reached_first.values())

@@ -13,14 +13,15 @@ import duckdb
 import pytest
 
 import assets.delivery
-from assets.delivery import ALERTED, SEND_TAG, send_decision
+from assets.delivery import ALERTED, run_start
+from assets.resources import MAIL_ENV, MailResource
 from pipelines.definitions import build_definitions
 from pipelines.partitions import record_landing_months
-from pipelines.resources import MAIL_ENV, MailResource
 from pipelines.schedules import JOB
 from pipelines.sensors import alert_admins_on_run_failure
 from scorecards.core.periods import last_complete_month, month_range
-from scorecards.render import publish
+from scorecards.delivery.policy import SEND_TAG, send_decision
+from scorecards.render import batch
 from tests.conftest import Env, customer, survey, ticket
 from tests.smtp_server import LocalSmtpServer
 from tests.test_delivery import EVERYONE, TEAMS
@@ -91,7 +92,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, server: LocalSmtpServer):
         for k, v in environ.items():
             mp.setenv(k, v)
         # one process: spawning a worker pool per month costs more than it saves on 3 PDFs
-        mp.setattr(publish, "default_workers", lambda: 1)
+        mp.setattr(batch, "default_workers", lambda: 1)
         # the story is told on 23 November 2026: October is the latest complete month
         mp.setattr(assets.delivery, "_now", lambda: NOW)
         defs = build_definitions(env.settings(), MailResource.from_env())
@@ -153,6 +154,21 @@ def _evaluate_sensor(
         alert_admins_on_run_failure(ctx.for_run_failure())
 
 
+def _november_tick(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.RunRequest:
+    """The schedule's tick on 2 November 07:00 Berlin: it asks for October."""
+    schedule = defs.resolve_schedule_def("monthly_scorecards_schedule")
+    when = dt.datetime(2026, 11, 2, 7, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    assert schedule.cron_schedule == "0 7 2 * *"
+    assert schedule.execution_timezone == "Europe/Berlin"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    with dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=when, repository_def=defs.get_repository_def()
+    ) as ctx:
+        [request] = schedule.evaluate_tick(ctx).run_requests
+    assert request.partition_key == "2026-10" and request.run_key == "2026-10"
+    return request
+
+
 def test_backfill_sends_nothing_schedule_sends_once_rerun_sends_none(world, server) -> None:
     env, defs, instance = world
     job = _job(defs)
@@ -168,18 +184,7 @@ def test_backfill_sends_nothing_schedule_sends_once_rerun_sends_none(world, serv
     emails = _materialization(backfill, "scorecard_emails").metadata
     assert emails["emailed"].value is False and "backfill of 2025-10" in emails["reason"].value
 
-    # The schedule's tick on 2 November 07:00 Berlin asks for October.
-    schedule = defs.resolve_schedule_def("monthly_scorecards_schedule")
-    when = dt.datetime(2026, 11, 2, 7, 0, tzinfo=ZoneInfo("Europe/Berlin"))
-    assert schedule.cron_schedule == "0 7 2 * *"
-    assert schedule.execution_timezone == "Europe/Berlin"
-    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
-    with dg.build_schedule_context(
-        instance=instance, scheduled_execution_time=when, repository_def=defs.get_repository_def()
-    ) as ctx:
-        [request] = schedule.evaluate_tick(ctx).run_requests
-    assert request.partition_key == "2026-10" and request.run_key == "2026-10"
-
+    request = _november_tick(defs, instance)
     scheduled = job.execute_in_process(
         instance=instance, partition_key=request.partition_key, tags=request.tags
     )
@@ -296,29 +301,34 @@ def test_run_failure_sensor_emails_admins_run_id_and_step(world, server) -> None
     assert PASSWORD not in msg.as_string()
 
 
+def _decide(tags: dict, months: list[str], *rest) -> tuple[bool, str]:
+    """The send decision for a run with these tags (assets.delivery.run_start reads them)."""
+    return send_decision(run_start(tags, months, *rest))
+
+
 def test_who_may_send() -> None:
     sched = {
         "dagster/schedule_name": "monthly_scorecards_schedule",
         "scorecards/scheduled_month": "2026-10",
         "dagster/partition": "2026-10",
     }
-    assert send_decision(sched, ["2026-10"], ())[0]
+    assert _decide(sched, ["2026-10"], ())[0]
     # the schedule's tags for another month than the run's, or another schedule: no
-    assert not send_decision(sched, ["2026-09"], ())[0]
+    assert not _decide(sched, ["2026-09"], ())[0]
     other = {**sched, "dagster/schedule_name": "something_else"}
-    assert not send_decision(other, ["2026-10"], ())[0]
+    assert not _decide(other, ["2026-10"], ())[0]
     # backfills, UI materializations and sensor runs send only when asked
-    assert "backfill" in send_decision({"dagster/backfill": "x"}, ["2026-10"], ())[1]
-    assert not send_decision({}, ["2026-09", "2026-10"], ())[0]
-    assert not send_decision({}, ["2026-10"], ())[0]
-    assert "sensor" in send_decision({"dagster/sensor_name": "s"}, ["2026-10"], ())[1]
+    assert "backfill" in _decide({"dagster/backfill": "x"}, ["2026-10"], ())[1]
+    assert not _decide({}, ["2026-09", "2026-10"], ())[0]
+    assert not _decide({}, ["2026-10"], ())[0]
+    assert "sensor" in _decide({"dagster/sensor_name": "s"}, ["2026-10"], ())[1]
     asked = (f"tag {SEND_TAG}=true",)
-    assert send_decision({"dagster/backfill": "x"}, ["2026-09", "2026-10"], asked)[0]
+    assert _decide({"dagster/backfill": "x"}, ["2026-09", "2026-10"], asked)[0]
     # re-executions: copied schedule tags or a copied request do not count; a new one does
-    assert not send_decision(sched, ["2026-10"], (), "parent", ())[0]
-    assert not send_decision({}, ["2026-10"], asked, "parent", asked)[0]
-    assert send_decision({}, ["2026-10"], asked, "parent", ())[0]
-    assert not send_decision({}, ["2026-10"], asked, "parent", None)[0]  # parent unknown
+    assert not _decide(sched, ["2026-10"], (), "parent", ())[0]
+    assert not _decide({}, ["2026-10"], asked, "parent", asked)[0]
+    assert _decide({}, ["2026-10"], asked, "parent", ())[0]
+    assert not _decide({}, ["2026-10"], asked, "parent", None)[0]  # parent unknown
     berlin = ZoneInfo("Europe/Berlin")
     # just after midnight on 1 January in Berlin is still December in UTC
     assert (
@@ -347,7 +357,7 @@ def test_demo_path_writes_the_outbox_once(tmp_path, monkeypatch: pytest.MonkeyPa
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
     (tmp_path / "dagster").mkdir()
-    monkeypatch.setattr(publish, "default_workers", lambda: 1)
+    monkeypatch.setattr(batch, "default_workers", lambda: 1)
     monkeypatch.setattr(assets.delivery, "_now", lambda: NOW)
     env = Env(tmp_path / "demo", teams=TEAMS)
     _year(env)

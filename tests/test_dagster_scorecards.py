@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import dagster as dg
 import pytest
 from pypdf import PdfReader
 
 from pipelines.definitions import build_definitions
-from scorecards.render import publish
+from scorecards.render import batch
 from tests.conftest import Env
-from tests.test_dagster import _fill, _run
+from tests.test_dagster import _fill, _run, markdown_rows
 
 RANGE = {
     "dagster/asset_partition_range_start": "2026-03",
@@ -53,6 +55,13 @@ def test_scorecards_asset_renders_every_team_with_previews(ready) -> None:
     for name in ("alpha", "beta"):
         assert f"{name}.pdf" in meta["files"].value
         assert 2 <= len(PdfReader(str(folder / f"{name}.pdf")).pages) <= 4
+    files = {row["file"]: row for row in markdown_rows(meta["files"].value)}
+    assert sorted(files) == ["alpha.pdf", "beta.pdf", "overview.pdf"]
+    for name, row in files.items():
+        pdf = (folder / name).read_bytes()
+        assert row["pages"] == str(len(PdfReader(str(folder / name)).pages))
+        assert row["KB"] == f"{len(pdf) / 1024:.0f}"
+        assert row["sha256"] == f"`{hashlib.sha256(pdf).hexdigest()[:12]}`"
     preview = meta["preview"].value
     assert preview.count("](data:image/png;base64,") == 2
 
@@ -61,15 +70,15 @@ def test_asset_fails_at_the_end_naming_the_failed_team(
     ready, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env, defs, instance = ready
-    real = publish._render_team
+    real = batch._render_team
 
     def flaky(report, *args):  # noqa: ANN001, ANN202
         if report.team_id == "beta":
             raise ValueError("broken template for beta")
         return real(report, *args)
 
-    monkeypatch.setattr(publish, "_render_team", flaky)
-    monkeypatch.setattr(publish, "default_workers", lambda: 1)
+    monkeypatch.setattr(batch, "_render_team", flaky)
+    monkeypatch.setattr(batch, "default_workers", lambda: 1)
     result = _run(defs, instance, ["team_scorecards"], partition_key="2026-04")
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")

@@ -13,14 +13,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from scorecards.delivery import send as delivery
 from scorecards.delivery.gate import evaluate_gate
-from scorecards.delivery.send import Sender, deliver, plan
+from scorecards.delivery.ledger import SENDING, Ledger
+from scorecards.delivery.planning import plan
+from scorecards.delivery.send import Sender, deliver
 from scorecards.delivery.smtp import FileOutbox, SmtpSettings, SmtpTransport
 from scorecards.ingest.load import ingest_customers, ingest_events
 from scorecards.kpis.engine import build_team_kpis
-from scorecards.render import publish
-from scorecards.warehouse import store as warehouse
+from scorecards.render import batch
+from scorecards.warehouse.connection import connect
 from tests.conftest import Env, clone_warehouse
 from tests.smtp_server import LocalSmtpServer
 from tests.test_dagster import _fill
@@ -58,7 +59,7 @@ def built(warehouse_backend: object, tmp_path_factory: pytest.TempPathFactory) -
     ingest_events(settings, ["2026-03", MONTH])
     ingest_customers(settings)
     build_team_kpis(settings, ["2026-03", MONTH], "2026-03")
-    result = publish.build_scorecards(settings, MONTH, workers=1)
+    result = batch.build_scorecards(settings, MONTH, workers=1)
     assert not result.failures
     return env
 
@@ -98,7 +99,7 @@ def _transport(
 
 
 def _ledger(env: Env) -> pd.DataFrame:
-    with warehouse.connect(env.settings().warehouse, read_only=True) as con:
+    with connect(env.settings().warehouse, read_only=True) as con:
         return con.execute("SELECT * FROM delivery_ledger ORDER BY team, recipient").df()
 
 
@@ -291,8 +292,8 @@ def test_in_doubt_delivery_is_reported_not_resent(env: Env, server) -> None:
     settings = env.settings()
     d = next(x for x in plan(settings, MONTH).deliveries if x.recipient == "b1@example.com")
     # what a run that crashed between claiming and recording leaves behind
-    with delivery.Ledger.open(settings.warehouse, MONTH, "crashed-run", "smtp") as ledger:
-        ledger.write(d, delivery.SENDING, attempt=True)
+    with Ledger.open(settings.warehouse, MONTH, "crashed-run", "smtp") as ledger:
+        ledger.write(d, SENDING, attempt=True)
     report = deliver(settings, MONTH, _transport(server), SENDER, run_id="run-2")
     outcome = next(o for o in report.outcomes if o.delivery.recipient == "b1@example.com")
     assert outcome.status == "in_doubt" and "crashed-run" in outcome.error
@@ -346,7 +347,7 @@ def test_gate_passes_on_complete_data_and_names_what_fails(env: Env) -> None:
     strict = env.root / "strict"
     strict.mkdir()
     (strict / "teams.yaml").write_text(yaml.safe_dump(teams))
-    with warehouse.connect(env.settings().warehouse) as con:
+    with connect(env.settings().warehouse) as con:
         con.execute(
             "UPDATE ingest_months SET quarantined = 3 WHERE period = ? AND dataset = 'tickets'",
             [MONTH],

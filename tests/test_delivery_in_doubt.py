@@ -18,8 +18,8 @@ import pytest
 
 from scorecards.delivery.send import deliver
 from scorecards.delivery.smtp import SmtpSettings, SmtpTransport, secret_forms
+from scorecards.render import batch
 from scorecards.render import pdf as render
-from scorecards.render import publish
 from tests.conftest import Env
 from tests.smtp_server import LocalSmtpServer
 from tests.test_delivery import (  # noqa: F401 - fixtures
@@ -236,7 +236,7 @@ def _rerender(env: Env, tweak=None) -> None:  # noqa: ANN001
                 return render.Rendered(tweak(out.pdf), out.pages)
 
             mp.setattr(render.Renderer, "_pdf", other_machine)
-        result = publish.build_scorecards(env.settings(), MONTH, workers=1)
+        result = batch.build_scorecards(env.settings(), MONTH, workers=1)
     assert not result.failures
 
 

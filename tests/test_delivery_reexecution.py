@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
-from assets.delivery import SEND_TAG
+from assets.resources import MailResource
 from pipelines.definitions import build_definitions
-from pipelines.resources import MailResource
 from pipelines.schedules import JOB, SCHEDULE
-from scorecards.config.settings import CONFIG_DIR_ENV, DATA_DIR_ENV
+from scorecards.config.environment import CONFIG_DIR_ENV, DATA_DIR_ENV
+from scorecards.delivery.policy import SEND_TAG
 from tests.conftest import Env
 from tests.smtp_server import LocalSmtpServer
 from tests.test_delivery import MONTH

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 from scorecards.config.settings import load_settings
-from scorecards.demo import generate
+from scorecards.demo.generate import generate
 from scorecards.ingest.load import ingest_customers, ingest_events
 from scorecards.kpis.engine import compute_team_kpis
-from scorecards.warehouse import store as warehouse
+from scorecards.warehouse.connection import connect
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -150,7 +150,7 @@ def year_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple:
 
 def test_survey_response_rate_and_surveys_without_team(year_demo: tuple) -> None:
     settings, _ = year_demo
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with connect(settings.warehouse_path, read_only=True) as con:
         tickets, surveys = con.execute(
             "SELECT (SELECT count(*) FROM tickets), (SELECT count(*) FROM survey_responses)"
         ).fetchone()
@@ -165,7 +165,7 @@ def test_survey_response_rate_and_surveys_without_team(year_demo: tuple) -> None
 
 def test_seasons_teams_and_the_returns_dip(year_demo: tuple) -> None:
     settings, months = year_demo
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with connect(settings.warehouse_path, read_only=True) as con:
         kpis = {
             m: compute_team_kpis(con, settings, m, months[0])
             for m in ("2026-07", "2026-09", "2026-10")
@@ -202,7 +202,7 @@ def test_seasons_teams_and_the_returns_dip(year_demo: tuple) -> None:
 
 def test_churn_follows_bad_experiences(year_demo: tuple) -> None:
     settings, _ = year_demo
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with connect(settings.warehouse_path, read_only=True) as con:
         rates = con.execute(
             """
             WITH bad AS (

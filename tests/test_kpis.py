@@ -7,10 +7,13 @@ import math
 import pandas as pd
 import pytest
 
+from scorecards.config.months_needed import kpi_input_months
 from scorecards.contract.kpi_catalog import KPIS
+from scorecards.core.periods import month_range
 from scorecards.ingest.load import ingest_customers, ingest_events
 from scorecards.kpis.engine import MissingMonthsError, build_team_kpis, compute_team_kpis
-from scorecards.warehouse import store as warehouse
+from scorecards.kpis.stats import p_welch
+from scorecards.warehouse.connection import connect
 from tests.conftest import Env, customer, survey, ticket
 
 # every test here runs on the DuckDB file and on DuckLake (tests/conftest.py)
@@ -19,80 +22,82 @@ pytestmark = pytest.mark.usefixtures("warehouse_backend")
 MONTHS = ["2026-02", "2026-03", "2026-04"]
 
 
+def _april_tickets() -> list[dict]:
+    """April of team alpha, with the months around it the KPIs compare with."""
+    return [
+        # April, team alpha (times are Berlin summer time, +02:00)
+        ticket(
+            "A1",
+            "2026-04-01T10:00:00+02:00",
+            first_response_at="2026-04-01T10:30:00+02:00",
+            resolved_at="2026-04-01T12:00:00+02:00",
+            handle_time_s=600,
+            wait_time_s=60,
+        ),
+        ticket(
+            "A2",
+            "2026-04-02T10:00:00+02:00",
+            channel="phone",
+            first_response_at="2026-04-02T11:30:00+02:00",
+            resolved_at="2026-04-02T20:00:00+02:00",
+            handle_time_s=1200,
+            contacts=2,
+            escalated="yes",
+        ),
+        ticket(
+            "A3",
+            "2026-04-03T10:00:00+02:00",
+            channel="chat",
+            first_response_at="2026-04-03T11:00:00+02:00",
+            resolved_at="2026-05-02T10:00:00+02:00",
+        ),
+        ticket("A4", "2026-04-04T10:00:00+02:00", channel="self_service"),
+        ticket(
+            "A5",
+            "2026-04-05T10:00:00+02:00",
+            channel="self_service",
+            first_response_at="2026-04-05T10:15:00+02:00",
+            resolved_at="2026-04-05T11:00:00+02:00",
+            reopened="1",
+        ),
+        # March: M1 is resolved in April after 48 h; M2 spans the switch to summer time
+        # (01:30 CET -> 03:30 CEST is one real hour, not two).
+        ticket(
+            "M1",
+            "2026-03-30T10:00:00+02:00",
+            customer_id="C1",
+            resolved_at="2026-04-01T10:00:00+02:00",
+            handle_time_s=300,
+        ),
+        ticket("M2", "2026-03-29 01:30:00", resolved_at="2026-03-29 03:30:00"),
+        # February, team beta, serves customer C2
+        ticket("F1", "2026-02-10T10:00:00+01:00", team="beta", customer_id="C2"),
+        # May: data reaches beyond April
+        ticket("Y1", "2026-05-03T10:00:00+02:00"),
+    ]
+
+
+def _april_surveys() -> list[dict]:
+    return [
+        *[
+            survey(f"S{i}", "2026-04-20T10:00:00+02:00", "csat", s)
+            for i, s in enumerate([5, 4, 3, 2])
+        ],
+        survey("S-noteam", "2026-04-20T10:00:00+02:00", "csat", 5, team="", ticket_id="A1"),
+        *[
+            survey(f"N{i}", "2026-04-20T10:00:00+02:00", "nps", s)
+            for i, s in enumerate([10, 9, 8, 6, 0])
+        ],
+        *[survey(f"E{i}", "2026-04-20T10:00:00+02:00", "ces", s) for i, s in enumerate([7, 5, 6])],
+        survey("March", "2026-03-31T10:00:00+02:00", "csat", 1),
+    ]
+
+
 @pytest.fixture(scope="module")
 def kpis(warehouse_backend: object, tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     env = Env(tmp_path_factory.mktemp("kpis"))
-    env.tickets(
-        [
-            # April, team alpha (times are Berlin summer time, +02:00)
-            ticket(
-                "A1",
-                "2026-04-01T10:00:00+02:00",
-                first_response_at="2026-04-01T10:30:00+02:00",
-                resolved_at="2026-04-01T12:00:00+02:00",
-                handle_time_s=600,
-                wait_time_s=60,
-            ),
-            ticket(
-                "A2",
-                "2026-04-02T10:00:00+02:00",
-                channel="phone",
-                first_response_at="2026-04-02T11:30:00+02:00",
-                resolved_at="2026-04-02T20:00:00+02:00",
-                handle_time_s=1200,
-                contacts=2,
-                escalated="yes",
-            ),
-            ticket(
-                "A3",
-                "2026-04-03T10:00:00+02:00",
-                channel="chat",
-                first_response_at="2026-04-03T11:00:00+02:00",
-                resolved_at="2026-05-02T10:00:00+02:00",
-            ),
-            ticket("A4", "2026-04-04T10:00:00+02:00", channel="self_service"),
-            ticket(
-                "A5",
-                "2026-04-05T10:00:00+02:00",
-                channel="self_service",
-                first_response_at="2026-04-05T10:15:00+02:00",
-                resolved_at="2026-04-05T11:00:00+02:00",
-                reopened="1",
-            ),
-            # March: M1 is resolved in April after 48 h; M2 spans the switch to summer time
-            # (01:30 CET -> 03:30 CEST is one real hour, not two).
-            ticket(
-                "M1",
-                "2026-03-30T10:00:00+02:00",
-                customer_id="C1",
-                resolved_at="2026-04-01T10:00:00+02:00",
-                handle_time_s=300,
-            ),
-            ticket("M2", "2026-03-29 01:30:00", resolved_at="2026-03-29 03:30:00"),
-            # February, team beta, serves customer C2
-            ticket("F1", "2026-02-10T10:00:00+01:00", team="beta", customer_id="C2"),
-            # May: data reaches beyond April
-            ticket("Y1", "2026-05-03T10:00:00+02:00"),
-        ]
-    )
-    env.surveys(
-        [
-            *[
-                survey(f"S{i}", "2026-04-20T10:00:00+02:00", "csat", s)
-                for i, s in enumerate([5, 4, 3, 2])
-            ],
-            survey("S-noteam", "2026-04-20T10:00:00+02:00", "csat", 5, team="", ticket_id="A1"),
-            *[
-                survey(f"N{i}", "2026-04-20T10:00:00+02:00", "nps", s)
-                for i, s in enumerate([10, 9, 8, 6, 0])
-            ],
-            *[
-                survey(f"E{i}", "2026-04-20T10:00:00+02:00", "ces", s)
-                for i, s in enumerate([7, 5, 6])
-            ],
-            survey("March", "2026-03-31T10:00:00+02:00", "csat", 1),
-        ]
-    )
+    env.tickets(_april_tickets())
+    env.surveys(_april_surveys())
     env.customers(
         [
             customer("C1", "2025-01-01", churned="2026-04-15T12:00:00+02:00"),
@@ -239,7 +244,7 @@ def test_missing_input_month_is_an_error(env: Env) -> None:
     settings = env.settings()
     ingest_events(settings, ["2026-04"])  # March not loaded
     with (
-        warehouse.connect(settings.warehouse) as con,
+        connect(settings.warehouse) as con,
         pytest.raises(MissingMonthsError, match="tickets for 2026-03"),
     ):
         compute_team_kpis(con, settings, "2026-04", first_month="2026-03")
@@ -252,3 +257,39 @@ def test_unknown_team_is_reported_under_its_id(env: Env) -> None:
     assert report.unknown_teams == ["gamma"]
     df = build_team_kpis(settings, ["2026-04"], first_month="2026-04")["2026-04"]
     assert _get(df, "gamma", "ticket_volume").value == 1
+
+
+def test_the_months_a_kpi_month_reads() -> None:
+    # P, P−1 and P−12, and the tickets of the 90 days before each (the customers a team served):
+    # 90 days before 2025-04-01 is 2025-01-01, before 2025-05-01 (Feb + Mar + Apr = 89 days)
+    # it is 2025-01-31, so May reaches one month further back.
+    april = kpi_input_months("2026-04", first_month="2020-01")
+    assert april["tickets"] == month_range("2025-01", "2026-04")
+    assert april["survey_responses"] == ["2025-04", "2026-03", "2026-04"]
+    assert kpi_input_months("2026-05", "2020-01")["tickets"][0] == "2025-01"
+    # nothing before the first month of data
+    assert kpi_input_months("2026-04", first_month="2026-03") == {
+        "tickets": ["2026-03", "2026-04"],
+        "survey_responses": ["2026-03", "2026-04"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "p"),
+    [
+        # worked out with the Welch–Satterthwaite degrees of freedom before scipy did it
+        ((10.0, 2.0, 40, 11.0, 3.0, 50), 0.062172809377874845),
+        ((4.2, 1.1, 12, 3.1, 0.4, 7), 0.006857018672319148),
+        ((5.0, 1.0, 2, 5.5, 2.0, 2), 0.7908737916352747),
+        # no spread in either month: the same mean is no change, another one certainly is
+        ((100.0, 0.0, 5, 100.0, 0.0, 9), 1.0),
+        ((1.0, 0.0, 5, 2.0, 0.0, 9), 0.0),
+    ],
+)
+def test_welch_known_values(args: tuple[float, ...], p: float) -> None:
+    assert p_welch(*args) == pytest.approx(p, rel=1e-12, abs=1e-15)
+
+
+def test_welch_needs_two_values_a_side() -> None:
+    assert math.isnan(p_welch(10.0, 2.0, 1, 11.0, 3.0, 50))
+    assert math.isnan(p_welch(10.0, math.nan, 40, 11.0, 3.0, 50))

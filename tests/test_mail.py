@@ -10,14 +10,13 @@ import yaml
 
 from scorecards.config.settings import ConfigError, load_settings
 from scorecards.delivery.mail import (
-    HeadlineKpi,
     MailBuilder,
-    MailSummary,
     attachment_name,
     envelope_address,
     header_text,
     message_id,
 )
+from scorecards.report.summary import HeadlineKpi, MailSummary
 from tests.conftest import TEAMS
 
 EVIL = "Team Süd\r\nBcc: everyone@evil.example\r\n\r\n<b>body</b>"
@@ -236,20 +235,3 @@ def test_a_long_status_subject_is_written_on_one_line(tmp_path) -> None:  # noqa
     assert f"Subject: {subject}\r\n".encode() in raw or f"Subject: {subject}\n".encode() in raw
     parsed = BytesParser(policy=policy.default).parsebytes(raw)
     assert parsed["Subject"] == subject
-
-
-@pytest.mark.parametrize(
-    ("n", "target", "missed"),
-    [(9, "target +40.0, not judged on so few cases", False), (400, "✗ target missed: +40.0", True)],
-)
-def test_a_headline_kpi_on_few_cases_is_not_judged_against_its_target(n, target, missed) -> None:  # noqa: ANN001
-    import pandas as pd
-
-    from scorecards.delivery.mail import _headline
-
-    rows = pd.DataFrame(
-        [{"kpi": "nps", "value": 20.0, "n": n, "prev_value": 20.0, "target": 40.0}]
-    ).set_index("kpi")
-    [k] = _headline(rows, ["nps"], "en")
-    assert k.missed is missed
-    assert k.target.replace("\u00a0", " ") == target

@@ -16,6 +16,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from assets.resources import MailResource
 from pipelines import cli
 from pipelines.definitions import build_definitions
 from pipelines.partitions import (
@@ -25,11 +26,10 @@ from pipelines.partitions import (
     record_landing_months,
     state_path,
 )
-from pipelines.resources import MailResource
 from pipelines.sensors import alert_admins_on_run_failure, failure_lines
 from scorecards.core.periods import days_in_month
 from scorecards.ingest.landing import InputFileError
-from scorecards.render import publish
+from scorecards.render import batch
 from tests.conftest import TEAMS, Env, customer, survey, ticket
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -261,7 +261,7 @@ def _cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: Env) -> dg.Da
     for var in ("SMTP_HOST", "SMTP_PASSWORD"):
         monkeypatch.delenv(var, raising=False)
     # one process: a worker pool per month costs more than it saves on two PDFs
-    monkeypatch.setattr(publish, "default_workers", lambda: 1)
+    monkeypatch.setattr(batch, "default_workers", lambda: 1)
     return dg.DagsterInstance.ephemeral()
 
 

@@ -17,15 +17,16 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from pipelines import checks
+from assets import checks
 from scorecards.churn.scoring import build_churn_risk
 from scorecards.delivery.gate import evaluate_gate
-from scorecards.delivery.mail import MailBuilder, team_summary
+from scorecards.delivery.mail import MailBuilder
 from scorecards.ingest.load import ingest_customers, ingest_events
 from scorecards.kpis.engine import build_team_kpis, kpi_csv_path
-from scorecards.render import publish
+from scorecards.render import batch
 from scorecards.report.data import load_month, team_report
-from scorecards.warehouse import store as warehouse
+from scorecards.report.summary import team_summary
+from scorecards.warehouse.connection import connect
 from tests.conftest import TEAMS, Env, customer, survey, ticket
 
 # every test here runs on the DuckDB file and on DuckLake (tests/conftest.py)
@@ -118,14 +119,14 @@ def tickets_only(warehouse_backend: object, tmp_path_factory: pytest.TempPathFac
     settings = env.settings()
     ingest_events(settings, MONTHS)
     ingest_customers(settings)
-    with warehouse.connect(settings.warehouse) as con:
+    with connect(settings.warehouse) as con:
         # What the source mapping writes when it declares a contract flag absent from the
         # export: NULL in every row. The ingest of today still requires the column, so the test
         # puts the warehouse into that state itself.
         con.execute("UPDATE tickets SET escalated = NULL")
     churn, _ = build_churn_risk(settings, MONTHS, FIRST)
     build_team_kpis(settings, MONTHS, FIRST)
-    result = publish.build_scorecards(settings, MONTH, workers=1)
+    result = batch.build_scorecards(settings, MONTH, workers=1)
     assert not result.failures, result.failures
     return env, settings, rows, churn
 
@@ -175,7 +176,7 @@ def test_no_customers_churn_is_not_scored_and_says_why(tickets_only) -> None:
         assert not churn[m].scored
         assert churn[m].reason == "not scored: no customers data"
         assert not (env.data / "out" / m / "churn_risk.csv").exists()
-    with warehouse.connect(settings.warehouse, read_only=True) as con:
+    with connect(settings.warehouse, read_only=True) as con:
         status = con.execute(
             "SELECT period, scored, reason FROM churn_status ORDER BY 1"
         ).fetchall()
@@ -289,7 +290,7 @@ def surveys_only(warehouse_backend: object, tmp_path_factory: pytest.TempPathFac
     ingest_customers(settings)
     churn, _ = build_churn_risk(settings, MONTHS, FIRST)
     build_team_kpis(settings, MONTHS, FIRST)
-    result = publish.build_scorecards(settings, MONTH, workers=1)
+    result = batch.build_scorecards(settings, MONTH, workers=1)
     assert not result.failures, result.failures
     return env, settings, reports, churn
 
@@ -400,7 +401,7 @@ def test_null_reopened_flag_is_no_data_and_null_rows_leave_the_base(tmp_path: Pa
     env.tickets(rows)
     settings = env.settings()
     ingest_events(settings, MONTHS)
-    with warehouse.connect(settings.warehouse) as con:
+    with connect(settings.warehouse) as con:
         con.execute("UPDATE tickets SET reopened = NULL")
         # Half of the April tickets come from an export without the escalation flag.
         con.execute("UPDATE tickets SET escalated = NULL WHERE ticket_id IN ('T1', 'T2', 'T3')")

@@ -13,9 +13,9 @@ import dagster as dg
 import pytest
 import yaml
 
-from pipelines.concurrency import WAREHOUSE_POOL, pool_state
-from pipelines.resources import ScorecardsConfig
-from scripts.serve_check import PgServer, temp_database
+from assets.concurrency import WAREHOUSE_POOL, pool_state
+from assets.resources import ScorecardsConfig
+from scripts.serve_stack import PgServer, temp_database
 
 REPO = Path(__file__).resolve().parents[1]
 PRODUCTION = REPO / "config" / "dagster.production.yaml"
@@ -117,7 +117,7 @@ def test_instance_on_postgres(instance: dg.DagsterInstance, pg: tuple[PgServer, 
 
 
 def test_unreachable_postgres_is_a_clear_failure() -> None:
-    from scripts.serve_check import CheckFailed, free_port
+    from scripts.serve_stack import CheckFailed, free_port
 
     closed = PgServer(host="127.0.0.1", port=free_port())
     with pytest.raises(CheckFailed, match=r"PostgreSQL is not reachable at 127\.0\.0\.1:\d+"):

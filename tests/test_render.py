@@ -22,13 +22,15 @@ import yaml
 from pypdf import PdfReader
 
 from scorecards.churn import scoring as churn
+from scorecards.churn.pseudonyms import display_ids
+from scorecards.config.environment import read_environment
 from scorecards.ingest.load import ingest_customers, ingest_events
 from scorecards.kpis.engine import build_team_kpis
-from scorecards.render import publish
+from scorecards.render import batch
 from scorecards.render.pdf import LocalOnlyFetcher, Renderer
 from scorecards.report.data import load_month, team_report
 from scorecards.text import formatting as fmt
-from scorecards.warehouse import store as warehouse
+from scorecards.warehouse.connection import connect
 from tests.conftest import Env, customer, survey, ticket
 
 MONTH = "2026-04"
@@ -156,7 +158,7 @@ def env(tmp_path_factory: pytest.TempPathFactory, http_server: str) -> Env:
 def _score_everyone_high(settings) -> None:  # noqa: ANN001
     """Risk rows for every customer of both teams, all in the high band: each team's list must
     still show only its own customers. (Two months of data are too few to fit the real model;
-    its scoring is tested in test_churn.py. This tests what the scorecard does with scores.)"""
+    its scoring is tested in test_churn_scoring.py. This tests what the scorecard does with scores.)"""
     rows = [
         {
             "period": MONTH,
@@ -170,15 +172,15 @@ def _score_everyone_high(settings) -> None:  # noqa: ANN001
         for prefix, team in (("A", "alpha"), ("B", "beta"))
         for i in range(9)
     ]
-    with warehouse.connect(settings.warehouse_path) as con:
+    with connect(settings.warehouse_path) as con:
         churn.ensure_schema(con)
         con.register("_risk", pd.DataFrame(rows))
         con.execute("INSERT INTO customer_churn_risk BY NAME SELECT * FROM _risk")
 
 
 @pytest.fixture(scope="module")
-def published(env: Env) -> publish.PublishResult:
-    result = publish.build_scorecards(env.settings(), MONTH, workers=1)
+def published(env: Env) -> batch.BatchResult:
+    result = batch.build_scorecards(env.settings(), MONTH, workers=1)
     assert not result.failures, result.failures
     return result
 
@@ -201,7 +203,7 @@ def _value(env: Env, team: str, kpi: str, col: str = "value") -> float:
     return float(df[(df.team == team) & (df.kpi == kpi)][col].iloc[0])
 
 
-def test_files_pages_and_size(env: Env, published: publish.PublishResult) -> None:
+def test_files_pages_and_size(env: Env, published: batch.BatchResult) -> None:
     names = sorted(f.name for f in published.files)
     assert names == ["alpha", "beta", "gamma", "overview"]
     for f in published.files:
@@ -213,7 +215,7 @@ def test_files_pages_and_size(env: Env, published: publish.PublishResult) -> Non
         assert f.size < 200 * 1024, (f.name, f.size)
 
 
-def test_values_are_formatted_for_each_locale(env: Env, published: publish.PublishResult) -> None:
+def test_values_are_formatted_for_each_locale(env: Env, published: batch.BatchResult) -> None:
     de, en = _text(_pdf(env, "alpha")), _text(_pdf(env, "beta"))
     csat = _value(env, "alpha", "csat")
     assert round(csat, 1) == 66.7
@@ -228,7 +230,7 @@ def test_values_are_formatted_for_each_locale(env: Env, published: publish.Publi
     assert fmt.count(ticket_volume, "en") in _text(_pdf(env, "overview"))
 
 
-def test_small_sample_and_missing_surveys(env: Env, published: publish.PublishResult) -> None:
+def test_small_sample_and_missing_surveys(env: Env, published: batch.BatchResult) -> None:
     de, en = _text(_pdf(env, "alpha")), _text(_pdf(env, "beta"))
     # Alpha's CSAT rests on 3 answers: greyed, with its n and the reason.
     assert "n = 3: zu wenige Fälle" in de
@@ -237,14 +239,14 @@ def test_small_sample_and_missing_surveys(env: Env, published: publish.PublishRe
     assert not re.search(r"\bnan\b", en, re.IGNORECASE)
 
 
-def test_team_without_any_data_renders_no_data(env: Env, published: publish.PublishResult) -> None:
+def test_team_without_any_data_renders_no_data(env: Env, published: batch.BatchResult) -> None:
     text = _text(_pdf(env, "gamma"))
     assert "Team Gamma" in text
     assert text.count("no data") >= 5
     assert not re.search(r"\bnan\b", text, re.IGNORECASE)
 
 
-def test_attached_csv_round_trips(env: Env, published: publish.PublishResult) -> None:
+def test_attached_csv_round_trips(env: Env, published: batch.BatchResult) -> None:
     reader = PdfReader(str(_pdf(env, "alpha")))
     attached = reader.attachments
     assert list(attached) == ["kpis.csv"]
@@ -259,7 +261,7 @@ def test_attached_csv_round_trips(env: Env, published: publish.PublishResult) ->
     pd.testing.assert_series_equal(merged.n_pdf, merged.n_csv, check_names=False)
 
 
-def test_fonts_are_embedded(env: Env, published: publish.PublishResult) -> None:
+def test_fonts_are_embedded(env: Env, published: batch.BatchResult) -> None:
     reader = PdfReader(str(_pdf(env, "alpha")))
     fonts = {}
     for page in reader.pages:
@@ -279,7 +281,7 @@ def test_fonts_are_embedded(env: Env, published: publish.PublishResult) -> None:
         assert out and all(re.search(r"\byes\s+yes\s+yes\b", line) for line in out), out
 
 
-def test_pdf_metadata_tags_and_bookmarks(env: Env, published: publish.PublishResult) -> None:
+def test_pdf_metadata_tags_and_bookmarks(env: Env, published: batch.BatchResult) -> None:
     reader = PdfReader(str(_pdf(env, "beta")))
     meta = reader.metadata
     assert meta.title == "Service scorecard Team Beta – April 2026"
@@ -300,7 +302,7 @@ def test_pdf_metadata_tags_and_bookmarks(env: Env, published: publish.PublishRes
 
 
 def test_at_risk_list_shows_own_customers_with_reasons(
-    env: Env, published: publish.PublishResult
+    env: Env, published: batch.BatchResult
 ) -> None:
     alpha, beta = _text(_pdf(env, "alpha")), _text(_pdf(env, "beta"))
     # One gender form (issue 13): the pair form, as in the definitions.
@@ -312,7 +314,7 @@ def test_at_risk_list_shows_own_customers_with_reasons(
     assert fmt.kpi_value("at_risk_customers", 9, "de") in alpha
 
 
-def test_only_own_team_and_company(env: Env, published: publish.PublishResult) -> None:
+def test_only_own_team_and_company(env: Env, published: batch.BatchResult) -> None:
     alpha, beta = _text(_pdf(env, "alpha")), _text(_pdf(env, "beta"))
     assert "Team Beta" not in alpha and "beta" not in alpha.lower()
     assert "Alpha" not in beta and "alpha" not in beta.lower()
@@ -324,7 +326,7 @@ def test_only_own_team_and_company(env: Env, published: publish.PublishResult) -
 
 
 def test_markup_in_data_prints_as_text_and_nothing_is_fetched(
-    env: Env, published: publish.PublishResult, http_server: str
+    env: Env, published: batch.BatchResult, http_server: str
 ) -> None:
     text = _text(_pdf(env, "alpha"))
     flat = re.sub(r"\s+", " ", text)
@@ -353,14 +355,14 @@ def test_fetcher_refuses_everything_outside_the_templates(http_server: str, tmp_
     assert isinstance(renderer.fetcher, LocalOnlyFetcher)
 
 
-def test_same_inputs_same_bytes(env: Env, published: publish.PublishResult) -> None:
+def test_same_inputs_same_bytes(env: Env, published: batch.BatchResult) -> None:
     first = {f.name: f.path.read_bytes() for f in published.files}
-    again = publish.build_scorecards(env.settings(), MONTH, workers=2)
+    again = batch.build_scorecards(env.settings(), MONTH, workers=2)
     assert not again.failures
     assert {f.name: f.path.read_bytes() for f in again.files} == first
 
 
-def test_manual_note_first_and_marked(env: Env, published: publish.PublishResult) -> None:
+def test_manual_note_first_and_marked(env: Env, published: batch.BatchResult) -> None:
     text = _text(_pdf(env, "alpha"))
     notes = text[text.index("Was die Zahlen bedeuten") :]
     assert (
@@ -372,23 +374,21 @@ def test_manual_note_first_and_marked(env: Env, published: publish.PublishResult
 def test_one_failing_team_does_not_stop_the_others(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = publish._render_team
+    real = batch._render_team
 
     def flaky(report, *args):  # noqa: ANN001, ANN202
         if report.team_id == "alpha":
             raise RuntimeError("disk full while drawing alpha")
         return real(report, *args)
 
-    monkeypatch.setattr(publish, "_render_team", flaky)
-    result = publish.build_scorecards(env.settings(), MONTH, workers=1)
+    monkeypatch.setattr(batch, "_render_team", flaky)
+    result = batch.build_scorecards(env.settings(), MONTH, workers=1)
     assert set(result.failures) == {"alpha"}
     assert "disk full" in result.failures["alpha"]
     assert sorted(f.name for f in result.files) == ["beta", "gamma", "overview"]
 
 
-def test_overview_has_every_team_and_the_company(
-    env: Env, published: publish.PublishResult
-) -> None:
+def test_overview_has_every_team_and_the_company(env: Env, published: batch.BatchResult) -> None:
     text = _text(_pdf(env, "overview"))
     assert "Team Beta" in text and "Company" in text
     assert '<img src="file:///etc/passwd">' in re.sub(r"\s+", " ", text)
@@ -399,7 +399,7 @@ def test_missing_kpis_for_month_is_a_clear_error(env: Env) -> None:
         load_month(env.settings(), "2026-06")
 
 
-def test_report_is_built_from_own_rows_only(env: Env, published: publish.PublishResult) -> None:
+def test_report_is_built_from_own_rows_only(env: Env, published: batch.BatchResult) -> None:
     settings = env.settings()
     data = load_month(settings, MONTH)
     rep = team_report(settings, data, settings.teams["beta"])
@@ -408,30 +408,32 @@ def test_report_is_built_from_own_rows_only(env: Env, published: publish.Publish
 
 
 def test_pseudonymised_ids_when_the_config_asks(
-    env: Env, published: publish.PublishResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    env: Env, published: batch.BatchResult, tmp_path: Path
 ) -> None:
     settings = env.settings()
     copy = tmp_path / "data"
     shutil.copytree(env.data, copy)
     tf = settings.teams_file
     tf = tf.model_copy(update={"churn": tf.churn.model_copy(update={"pseudonymise_ids": True})})
-    pseudo = dataclasses.replace(settings, data_dir=copy, teams_file=tf)
-    monkeypatch.setenv(tf.churn.id_key_env, "test-key-not-a-secret")
-    result = publish.build_scorecards(pseudo, MONTH, teams=["alpha"], workers=1, overview=False)
+    # the key as the settings read it from the environment when they are loaded
+    key = {tf.churn.id_key_env: "test-key-not-a-secret"}
+    environment = read_environment(key, secrets=(tf.churn.id_key_env,))
+    pseudo = dataclasses.replace(settings, data_dir=copy, teams_file=tf, environment=environment)
+    result = batch.build_scorecards(pseudo, MONTH, teams=["alpha"], workers=1, overview=False)
     assert not result.failures, result.failures
     text = _text(result.files[0].path)
     assert not re.search(r"\bAC\d\b", text)
-    want = churn.display_ids(pseudo, pd.Series(["AC0"])).iloc[0]
+    want = display_ids(pseudo, pd.Series(["AC0"])).iloc[0]
     assert want.startswith("K-") and want in text
     assert "pseudonymisiert" in text
     # Without the key the run says what is missing instead of printing real ids.
-    monkeypatch.delenv(tf.churn.id_key_env)
-    failed = publish.build_scorecards(pseudo, MONTH, teams=["alpha"], workers=1, overview=False)
+    keyless = dataclasses.replace(pseudo, environment=read_environment({}))
+    failed = batch.build_scorecards(keyless, MONTH, teams=["alpha"], workers=1, overview=False)
     assert tf.churn.id_key_env in failed.failures["alpha"]
 
 
 def test_team_added_after_the_kpis_fails_with_what_to_do(
-    env: Env, published: publish.PublishResult, tmp_path: Path
+    env: Env, published: batch.BatchResult, tmp_path: Path
 ) -> None:
     settings = env.settings()
     tf = settings.teams_file
@@ -441,7 +443,7 @@ def test_team_added_after_the_kpis_fails_with_what_to_do(
         data_dir=shutil.copytree(env.data, tmp_path / "data"),
         teams_file=tf.model_copy(update={"teams": [*tf.teams, added]}),
     )
-    result = publish.build_scorecards(late, MONTH, workers=1, overview=False)
+    result = batch.build_scorecards(late, MONTH, workers=1, overview=False)
     assert set(result.failures) == {"delta"}
     assert "re-materialize team_kpis for 2026-04" in result.failures["delta"]
     assert sorted(f.name for f in result.files) == ["alpha", "beta", "gamma"]

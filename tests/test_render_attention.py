@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scorecards.render import charts
-from scorecards.render.pdf import Renderer, definition, quarantine_reason, tile_label
+from scorecards.render import charts, team_page
+from scorecards.render.labels import definition, quarantine_reason, tile_label
+from scorecards.render.pdf import Renderer
 from scorecards.report.data import OverviewReport, TeamReport
 from scorecards.text import formatting as fmt
 
@@ -107,7 +108,10 @@ def _text(html: str) -> str:
 
 def test_tiles_mark_missed_targets_and_noise(renderer: Renderer) -> None:
     r = _team("de")
-    csat, art = renderer._tile(r, "csat"), renderer._tile(r, "average_resolution_time")
+    csat, art = (
+        team_page.tile(r, "csat", renderer.fetcher.add_image),
+        team_page.tile(r, "average_resolution_time", renderer.fetcher.add_image),
+    )
     assert csat["status"] == "missed" and csat["target"] == f"✗ Ziel 80,0{fmt.NBSP}% verfehlt"
     # A significant fall is an exception: arrow, "schlechter" and the worse tone (coloured).
     assert csat["prev"]["arrow"] == "▼" and csat["prev"]["judgement"] == "schlechter"
@@ -139,7 +143,7 @@ def test_target_status_at_the_digits_shown() -> None:
 
 
 def test_service_level_under_the_frt_tile(renderer: Renderer) -> None:
-    tile = renderer._tile(_team("en"), "first_response_time")
+    tile = team_page.tile(_team("en"), "first_response_time", renderer.fetcher.add_image)
     assert tile["service_level"] == f"59.0% within 60.0{fmt.NBSP}min"
     assert tile["value"] == f"5.5{fmt.NBSP}min"
 
@@ -230,7 +234,7 @@ def test_a_tile_with_too_few_cases_is_neither_met_nor_missed(renderer: Renderer,
     r = _team("en")
     few = (r.kpis.kpi == "csat") & (r.kpis.period == MONTH)
     r.kpis.loc[few, ["value", "n", "low_sample"]] = [value, 9, True]
-    tile = renderer._tile(r, "csat")
+    tile = team_page.tile(r, "csat", renderer.fetcher.add_image)
     assert tile["status"] == "" and tile["low_sample"]
     assert tile["target"] == "Target 80.0%"  # shown, but without ✓ or ✗
     assert "9" in tile["n"]

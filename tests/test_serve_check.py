@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.serve_check import PgServer, database_exists, serve_check
+from scripts.serve_check import serve_check
+from scripts.serve_stack import PgServer, database_exists
 
 
 def _tags(run: dict) -> dict[str, str]:

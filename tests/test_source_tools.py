@@ -9,14 +9,10 @@ import pytest
 import yaml
 
 from scorecards.config.sources import SourceMapping, SourcesFile
-from scorecards.ingest.source_tools import (
-    check,
-    guess_timestamp,
-    main_sources,
-    suggest,
-    suggest_text,
-    validate_suggestion,
-)
+from scorecards.ingest.source_tools.check import check
+from scorecards.ingest.source_tools.cli import main_sources
+from scorecards.ingest.source_tools.suggest import suggest, suggest_text, validate_suggestion
+from scorecards.ingest.source_tools.values import guess_timestamp
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:

@@ -21,8 +21,8 @@ from scorecards.delivery.send import Sender, deliver
 from scorecards.delivery.smtp import FileOutbox
 from scorecards.ingest.load import ingest_events
 from scorecards.kpis.engine import build_team_kpis
-from scorecards.render import publish
-from scorecards.warehouse import store as warehouse
+from scorecards.render import batch
+from scorecards.warehouse.connection import connect
 from scorecards.warehouse.teams import (
     for_month,
     resolve_teams,
@@ -199,7 +199,7 @@ def _teams_yaml(**extra: object) -> dict:
 
 def _insert(settings, tickets: dict[str, list[str]], surveys=None, names=None) -> None:  # noqa: ANN001
     """Rows straight into the warehouse file: month -> team of each ticket (or response)."""
-    with warehouse.connect(settings.warehouse_path) as con:
+    with connect(settings.warehouse_path) as con:
         for table, rows in (("tickets", tickets), ("survey_responses", surveys or {})):
             for month, teams in rows.items():
                 for team in teams:
@@ -232,7 +232,7 @@ def test_resolve_teams_config_first_then_the_data(tmp_path: Path) -> None:
     assert sued.recipients == ["service.leads@example.com"]
     assert teams["surveys_only"].name == "surveys_only"  # no name recorded: the id
     # Without months: every month of data; and a connection works as well as the path.
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with connect(settings.warehouse_path, read_only=True) as con:
         assert "old_team" in resolve_teams(settings, con)
         assert "old_team" not in resolve_teams(settings, con, [MONTH])
 
@@ -312,7 +312,7 @@ def test_team_only_in_the_data_gets_its_scorecard_under_its_name(tmp_path: Path)
     assert kpis.at[("alpha", "csat"), "target"] == 80  # config
     assert pd.isna(kpis.at[("alpha", "nps"), "target"])
 
-    result = publish.build_scorecards(settings, MONTH, workers=1)
+    result = batch.build_scorecards(settings, MONTH, workers=1)
     assert not result.failures, result.failures
     assert sorted(f.name for f in result.files) == [
         "alpha",
@@ -320,7 +320,7 @@ def test_team_only_in_the_data_gets_its_scorecard_under_its_name(tmp_path: Path)
         "kundenservice_sued",
         "overview",
     ]
-    folder = publish.scorecard_dir(settings, MONTH)
+    folder = batch.scorecard_dir(settings, MONTH)
     sued = _text(folder / "kundenservice_sued.pdf")
     assert "Kundenservice Süd" in sued
     assert "Ticket volume" in sued  # team_defaults: English, its headline KPIs
@@ -358,5 +358,5 @@ def test_without_teams_from_data_only_configured_teams_get_a_scorecard(tmp_path:
     kpis = build_team_kpis(settings, [MONTH], MONTH)[MONTH]
     # The team still has its KPI rows (the company figures include it), without targets.
     assert kpis[kpis.team == "it_service_desk"].target.isna().all()
-    result = publish.build_scorecards(settings, MONTH, workers=1, overview=False)
+    result = batch.build_scorecards(settings, MONTH, workers=1, overview=False)
     assert [f.name for f in result.files] == ["alpha", "beta"]

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from scorecards.ingest.load import ingest_customers, ingest_events
-from scorecards.warehouse import store as warehouse
+from scorecards.warehouse.connection import connect
 from tests.conftest import Env, customer, survey, ticket
 
 OK = "2026-04-10T10:00:00+02:00"
@@ -71,7 +71,7 @@ def test_every_ticket_reason_is_quarantined_with_original_values(env: Env) -> No
     assert list(undated.ticket_id) == ["T-ts"]
     assert undated.reason[0] == "unparsable timestamp: created_at"
     assert undated.created_at[0] == "2026-04-31 10:00"
-    with warehouse.connect(env.settings().warehouse_path, read_only=True) as con:
+    with connect(env.settings().warehouse_path, read_only=True) as con:
         ids = [r[0] for r in con.execute("SELECT ticket_id FROM tickets ORDER BY 1").fetchall()]
     assert ids == ["T-dup", "T-ok"]
 
@@ -111,7 +111,7 @@ def test_survey_and_customer_reasons(env: Env) -> None:
     assert q.loc["R-unknown", "reason"] == "no team and ticket_id not among accepted tickets"
     assert q.loc["R-early", "reason"] == "submitted before its ticket was created"
     assert q.loc["R-miss", "reason"] == "missing required value: score"
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with connect(settings.warehouse_path, read_only=True) as con:
         got = con.execute(
             "SELECT response_id, team, survey_type FROM survey_responses ORDER BY 1"
         ).fetchall()
@@ -153,7 +153,7 @@ def test_identity_per_file_accepted_plus_quarantined_plus_duplicates(env: Env, f
         assert f.accepted + f.quarantined + f.duplicates_dropped == f.rows_read
     # Rows in quarantine files + warehouse + dropped duplicates = every row read.
     q_rows = sum(len(pd.read_csv(p)) for p in (env.data / "quarantine" / "tickets").glob("*.csv"))
-    with warehouse.connect(env.settings().warehouse_path, read_only=True) as con:
+    with connect(env.settings().warehouse_path, read_only=True) as con:
         stored = con.execute("SELECT count(*) FROM tickets").fetchone()[0]
     assert stored + q_rows + int(files.duplicates_dropped.sum()) == sum(read_back.values())
     assert stored == 27 and q_rows == 1
@@ -170,7 +170,7 @@ def test_months_follow_local_time_and_dst(env: Env) -> None:
     )
     settings = env.settings()
     ingest_events(settings, ["2026-03", "2026-04", "2026-10", "2026-11"])
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with connect(settings.warehouse_path, read_only=True) as con:
         got = dict(con.execute("SELECT ticket_id, period FROM tickets").fetchall())
     assert got == {"T-utc": "2026-04", "T-local": "2026-03", "T-dst": "2026-11", "T-oct": "2026-10"}
 
@@ -218,7 +218,7 @@ def test_value_spellings_and_column_names_from_sources_yaml(tmp_path) -> None:
     settings = e.settings()
     report = ingest_events(settings, ["2026-04"])["tickets"]
     assert report.totals()["accepted"] == 2
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with connect(settings.warehouse_path, read_only=True) as con:
         got = con.execute(
             "SELECT ticket_id, channel, reopened, escalated FROM tickets ORDER BY 1"
         ).fetchall()
@@ -253,7 +253,7 @@ def test_the_walk_through_in_docs_sources_md_works_as_written(tmp_path) -> None:
         "rows_read": 3, "accepted": 2, "quarantined": 1, "duplicates_dropped": 0,
         "superseded": 0, "filtered": 0,
     }  # fmt: skip
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with connect(settings.warehouse_path, read_only=True) as con:
         got = con.execute(
             "SELECT ticket_id, team, channel, escalated, contacts, reopened, handle_time_s,"
             " resolved_at IS NULL, strftime(timezone('UTC', created_at), '%H:%M') FROM tickets"

@@ -1,4 +1,4 @@
-"""The two warehouse backends (scorecards/warehouse/store.py, docs/warehouse.md): the setting, the
+"""The two warehouse backends (scorecards/warehouse/, docs/warehouse.md): the setting, the
 same contents from the same data on both, month writes of parallel processes on DuckLake, and
 exactly-once delivery when two processes deliver one month at the same time, on both backends
 against a real SMTP server. The DuckLake cases need the local PostgreSQL (tests/conftest.py)."""
@@ -14,12 +14,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scorecards.config.settings import load_settings
-from scorecards.delivery.send import ALREADY_SENT, SENT, deliver
+from scorecards.config.environment import target_from_env
+from scorecards.config.settings import ConfigError, load_settings
+from scorecards.delivery.ledger import ALREADY_SENT, SENT
+from scorecards.delivery.send import deliver
 from scorecards.delivery.smtp import SmtpSettings, SmtpTransport
 from scorecards.ingest.load import ingest_customers, ingest_events
 from scorecards.kpis.engine import build_team_kpis
-from scorecards.warehouse import store as warehouse
+from scorecards.warehouse.connection import connect
+from scorecards.warehouse.tables import dump, replace_months
+from scorecards.warehouse.transactions import tries_of, write_transaction
 from tests.conftest import Env, LakeBackend
 from tests.smtp_server import LocalSmtpServer
 from tests.test_dagster import _fill
@@ -28,24 +32,24 @@ from tests.test_delivery import EVERYONE, MONTH, SENDER, TEAMS, built  # noqa: F
 
 def test_the_setting_selects_the_backend(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    t = warehouse.target_from_env(data, {})
+    t = target_from_env(data, {})
     assert (t.kind, t.path) == ("duckdb", data / "warehouse.duckdb")
-    assert warehouse.target_from_env(data, {"SCORECARDS_WAREHOUSE": "duckdb"}) == t
-    t = warehouse.target_from_env(data, {"SCORECARDS_WAREHOUSE": "duckdb:other.duckdb"})
+    assert target_from_env(data, {"SCORECARDS_WAREHOUSE": "duckdb"}) == t
+    t = target_from_env(data, {"SCORECARDS_WAREHOUSE": "duckdb:other.duckdb"})
     assert t.path == data / "other.duckdb"
     env = {"SCORECARDS_WAREHOUSE": "ducklake:postgres:dbname=sc host=db user=sc password=hunter2"}
-    t = warehouse.target_from_env(data, env)
+    t = target_from_env(data, env)
     assert (t.kind, t.path, t.data_path) == ("ducklake", None, f"{data / 'lake'}/")
     assert t.catalog == "postgres:dbname=sc host=db user=sc password=hunter2"
     assert t.postgres_conninfo == "dbname=sc host=db user=sc password=hunter2"
     assert "hunter2" not in t.describe() and "dbname=sc" in t.describe()
     env["SCORECARDS_WAREHOUSE_DATA_PATH"] = "s3://bucket/lake"
-    assert warehouse.target_from_env(data, env).data_path == "s3://bucket/lake/"
+    assert target_from_env(data, env).data_path == "s3://bucket/lake/"
     uri = {"SCORECARDS_WAREHOUSE": "ducklake:postgres:postgresql://sc:hunter2@db/sc"}
-    assert "hunter2" not in warehouse.target_from_env(data, uri).describe()
+    assert "hunter2" not in target_from_env(data, uri).describe()
     for bad in ("sqlite:x", "ducklake:metadata.ducklake", "ducklake:postgres:"):
         with pytest.raises(ValueError, match="SCORECARDS_WAREHOUSE"):
-            warehouse.target_from_env(data, {"SCORECARDS_WAREHOUSE": bad})
+            target_from_env(data, {"SCORECARDS_WAREHOUSE": bad})
 
 
 def test_settings_read_the_setting(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,7 +57,43 @@ def test_settings_read_the_setting(env: Env, monkeypatch: pytest.MonkeyPatch) ->
     s = env.settings()
     assert s.warehouse.kind == "duckdb" and s.warehouse_path == s.warehouse.path
     monkeypatch.setenv("SCORECARDS_WAREHOUSE", "ducklake:postgres:dbname=x host=127.0.0.1")
+    # read once: loaded settings keep what they were loaded with, new ones see the change
+    assert s.warehouse.kind == "duckdb"
+    s = env.settings()
     assert s.warehouse.kind == "ducklake" and s.warehouse.data_path == f"{env.data / 'lake'}/"
+
+
+def test_settings_take_the_environment_they_are_given(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """load_settings(environ=...) reads that mapping, never the process environment: the
+    warehouse with its memory limit and retry count, the data dir and the pseudonym key."""
+    monkeypatch.setenv("SCORECARDS_WAREHOUSE", "ducklake:postgres:dbname=x host=127.0.0.1")
+    monkeypatch.setenv("SCORECARDS_ID_KEY", "from-the-process")
+    environ = {
+        "SCORECARDS_DATA_DIR": str(env.data),
+        "SCORECARDS_DUCKDB_MEMORY": "512MB",
+        "SCORECARDS_WAREHOUSE_RETRIES": "3",
+        "SCORECARDS_ID_KEY": "k3y",
+    }
+    s = load_settings(config_dir=env.config, environ=environ)
+    t = s.warehouse
+    assert (t.kind, t.path, t.memory_limit, t.retries) == (
+        "duckdb",
+        env.data.resolve() / "warehouse.duckdb",
+        "512MB",
+        3,
+    )
+    assert s.environment.secret("SCORECARDS_ID_KEY") == "k3y"
+    with connect(t) as con:
+        assert tries_of(con) == 3
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        assert limit.startswith("488.2")  # 512 MB in MiB
+    # unset: the defaults, 2 GB and 8 tries
+    t = load_settings(env.data, env.config, environ={}).warehouse
+    assert (t.memory_limit, t.retries) == ("2GB", 8)
+    with pytest.raises(ConfigError, match="SCORECARDS_WAREHOUSE_RETRIES='x'"):
+        _ = load_settings(env.data, env.config, {"SCORECARDS_WAREHOUSE_RETRIES": "x"}).warehouse
 
 
 @pytest.fixture
@@ -81,7 +121,7 @@ def _load(env: Env, monkeypatch: pytest.MonkeyPatch, environ: dict[str, str]) ->
         build_churn_risk(settings, ["2026-03", MONTH], "2026-03")
         # a second load of one month replaces it: still the same contents
         ingest_events(settings, [MONTH])
-        return warehouse.dump(settings.warehouse)
+        return dump(settings.warehouse)
 
 
 def test_the_same_data_gives_the_same_dump_on_both_backends(
@@ -104,16 +144,14 @@ def test_the_same_data_gives_the_same_dump_on_both_backends(
 
 def _write_months(environ: dict[str, str], data: str, month: str, rounds: int) -> None:
     os.environ.update(environ)
-    target = warehouse.target_from_env(Path(data))
+    target = target_from_env(Path(data))
     rows = pd.DataFrame(
         {"period": month, "team": [f"t{i}" for i in range(2000)], "kpi": "csat", "value": 1.0}
     )
-    with warehouse.connect(target) as con:
+    with connect(target) as con:
         con.register("_rows", rows)
         for _ in range(rounds):
-            warehouse.write_transaction(
-                con, lambda: warehouse.replace_months(con, "team_kpis", "_rows", [month])
-            )
+            write_transaction(con, lambda: replace_months(con, "team_kpis", "_rows", [month]))
 
 
 def test_parallel_month_writes_on_ducklake_all_commit(
@@ -123,7 +161,7 @@ def test_parallel_month_writes_on_ducklake_all_commit(
     reports conflicts, write_transaction retries them, every month ends up whole and once."""
     data = tmp_path / "data"
     environ = lake.environ(data)
-    with warehouse.connect(lake.target(data)):
+    with connect(lake.target(data)):
         pass  # the schema, once up front
     ctx = mp.get_context("spawn")
     months = ["2026-01", "2026-02", "2026-03"]
@@ -133,7 +171,7 @@ def test_parallel_month_writes_on_ducklake_all_commit(
     for p in procs:
         p.join(300)
     assert [p.exitcode for p in procs] == [0, 0, 0]
-    with warehouse.connect(lake.target(data), read_only=True) as con:
+    with connect(lake.target(data), read_only=True) as con:
         got = con.execute(
             "SELECT period, count(*), count(DISTINCT team) FROM team_kpis GROUP BY 1 ORDER BY 1"
         ).fetchall()
@@ -201,7 +239,7 @@ def test_two_runs_of_one_month_at_once_send_each_message_once(
     assert len(statuses) == 4
     assert all(sorted(s) == [ALREADY_SENT, SENT] for s in statuses.values()), statuses
     settings = load_settings(data, built.config)
-    with warehouse.connect(settings.warehouse, read_only=True) as con:
+    with connect(settings.warehouse, read_only=True) as con:
         ledger = con.execute(
             "SELECT team, recipient, status, attempts FROM delivery_ledger ORDER BY 1, 2"
         ).fetchall()
@@ -271,12 +309,12 @@ def test_an_object_store_without_credentials_is_refused_with_the_names_to_set(
     monkeypatch.setenv("SCORECARDS_WAREHOUSE_DATA_PATH", "s3://lake/warehouse/")
     with (
         pytest.raises(ValueError, match="AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
-        warehouse.connect(env.settings().warehouse),
+        connect(env.settings().warehouse),
     ):
         pass
     monkeypatch.setenv("SCORECARDS_WAREHOUSE_DATA_PATH", "az://lake/warehouse/")
     with (
         pytest.raises(ValueError, match="az:// is not supported"),
-        warehouse.connect(env.settings().warehouse),
+        connect(env.settings().warehouse),
     ):
         pass

@@ -18,7 +18,8 @@ from pipelines.sensors import failure_lines
 from scorecards.core.periods import month_range
 from scorecards.ingest.audit import IngestRejected
 from scorecards.ingest.load import ingest_events
-from scorecards.warehouse import store as warehouse
+from scorecards.warehouse.connection import connect
+from scorecards.warehouse.tables import dump
 from tests.conftest import TEAMS, Env, customer, ticket
 from tests.test_completeness import at, clock, event_rows
 
@@ -77,7 +78,7 @@ def _state(env: Env) -> dict[str, object]:
     CSVs."""
     quarantine = env.data / "quarantine"
     return {
-        "warehouse": warehouse.dump(env.settings().warehouse),
+        "warehouse": dump(env.settings().warehouse),
         "quarantine": {
             str(p.relative_to(quarantine)): p.read_bytes()
             for p in sorted(quarantine.rglob("*.csv"))
@@ -97,7 +98,7 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
 
 
 def _nov_tickets(env: Env) -> int:
-    with warehouse.connect(env.settings().warehouse, read_only=True) as con:
+    with connect(env.settings().warehouse, read_only=True) as con:
         return con.execute("SELECT count(*) FROM tickets WHERE period = ?", [NOV]).fetchone()[0]
 
 
@@ -162,7 +163,7 @@ def test_a_bad_update_file_is_rejected_and_the_previous_load_stays(published) ->
     after = _state(env)
     assert after["warehouse"] != before["warehouse"]
     assert after["out"][f"out/{NOV}/team_kpis.csv"] != before["out"][f"out/{NOV}/team_kpis.csv"]
-    with warehouse.connect(env.settings().warehouse, read_only=True) as con:
+    with connect(env.settings().warehouse, read_only=True) as con:
         resolved = con.execute(
             "SELECT count(*) FROM tickets WHERE period = ? AND resolved_at IS NOT NULL", [NOV]
         ).fetchone()[0]

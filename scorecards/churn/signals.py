@@ -5,7 +5,7 @@ midnight): tickets created before P_end, survey responses submitted before P_end
 states as of P_end. The contract has no time stamp for a ticket's escalation, reopening or extra
 contacts, so those flags count only for tickets resolved before P_end, whose history was over by
 then; a ticket still open at P_end counts through "open after 7 days" instead. This is what makes
-a score reproducible when later data arrives (tests/test_churn.py checks it).
+a score reproducible when later data arrives (tests/test_churn_scoring.py checks it).
 
 All of it is DuckDB SQL over the warehouse, one statement per month; docs/churn-risk.md
 describes each signal and its window.

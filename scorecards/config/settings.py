@@ -6,7 +6,6 @@ with the file and the key's path, before any data is touched.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -17,13 +16,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from scorecards.config.environment import (
+    Environment,
+    WarehouseTarget,
+    read_environment,
+    target_from_env,
+)
 from scorecards.config.sources import SourcesFile
 from scorecards.contract.kpi_catalog import ALL_TEAMS, KPI_IDS
 from scorecards.core import package_files
-from scorecards.warehouse.store import WarehouseTarget, target_from_env
 
-DATA_DIR_ENV = package_files.DATA_DIR_ENV  # "SCORECARDS_DATA_DIR"
-CONFIG_DIR_ENV = package_files.CONFIG_DIR_ENV  # "SCORECARDS_CONFIG_DIR"
 DATASETS: tuple[str, ...] = ("tickets", "surveys", "customers")
 
 # A plain address (local@domain.tld) in ASCII, nothing a mail header could read as more: no
@@ -291,6 +293,8 @@ class Settings:
     # The teams after `with_teams` (configured and found in the data, scorecards/warehouse/teams.py);
     # None: only the configured teams.
     resolved_teams: tuple[TeamConfig, ...] | None = None
+    # The environment variables (config/environment.py): the only way the domain reads them.
+    environment: Environment = field(default_factory=Environment)
 
     @property
     def timezone(self) -> str:
@@ -326,10 +330,10 @@ class Settings:
 
     @property
     def warehouse(self) -> WarehouseTarget:
-        """The warehouse backend chosen by SCORECARDS_WAREHOUSE (docs/warehouse.md); read at
-        each access so a process and its tests see the environment they run in."""
+        """The warehouse backend chosen by SCORECARDS_WAREHOUSE (docs/warehouse.md), with its
+        memory limit and retry count, from the environment the settings were loaded with."""
         try:
-            return target_from_env(self.data_dir)
+            return target_from_env(self.data_dir, self.environment.environ)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
 
@@ -385,18 +389,25 @@ def _read_yaml(path: Path, model: type[BaseModel]) -> Any:
 
 
 def load_settings(
-    data_dir: str | Path | None = None, config_dir: str | Path | None = None
+    data_dir: str | Path | None = None,
+    config_dir: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Read and validate the configuration. Paths default to the environment, then to the source
-    checkout's data/ and config/; an installed package has no default (docs/deployment.md)."""
+    checkout's data/ and config/; an installed package has no default (docs/deployment.md).
+    `environ` stands in for the process environment (which is read when None), once: the
+    Settings keep a copy of the variables they use (config/environment.py)."""
+    env = Environment(environ)
     try:
-        data = Path(data_dir or os.environ.get(DATA_DIR_ENV) or package_files.default_data_dir())
-        conf = Path(
-            config_dir or os.environ.get(CONFIG_DIR_ENV) or package_files.default_config_dir()
-        )
+        data = Path(data_dir or env.data_dir or package_files.default_data_dir())
+        conf = Path(config_dir or env.config_dir or package_files.default_config_dir())
     except package_files.PackageFilesError as exc:
         raise ConfigError(str(exc)) from None
     data, conf = data.resolve(), conf.resolve()
     teams = _read_yaml(conf / "teams.yaml", TeamsFile)
     sources = _read_yaml(conf / "sources.yaml", SourcesFile)
-    return Settings(data_dir=data, config_dir=conf, teams_file=teams, sources=sources)
+    # read once: what the run sees is what it was started with, in every worker process too
+    env = read_environment(environ, secrets=(teams.churn.id_key_env,))
+    return Settings(
+        data_dir=data, config_dir=conf, teams_file=teams, sources=sources, environment=env
+    )

@@ -265,62 +265,16 @@ def judge_month(
 ) -> MonthCompleteness:
     """Judge `month` of `dataset` from `relation` (a table or a parenthesised query with
     `team`, `period` and the dataset's timestamp column)."""
-    ts, what, noun = TIMESTAMP[dataset], WHAT[dataset], NOUN[dataset]
-    zone = ZoneInfo(tz)
-    _, end = month_bounds(month, tz)
-    first_day = parse_month(month)
-    n_days = (end.astimezone(zone).date() - first_day).days
-    last_day = first_day + timedelta(days=n_days - 1)
+    ts, what = TIMESTAMP[dataset], WHAT[dataset]
+    _, first_day, last_day, n_days = _month_days(month, tz)
     history = _history(con, relation, month, cfg.history_months)
     daily = _daily(con, relation, ts, tz, [*history, month])
     latest = con.execute(
         f"SELECT max({sql_ident(ts)}) FROM {relation} WHERE period = ?", [month]
     ).fetchone()[0]
-    latest = latest.astimezone(zone) if latest is not None else None
+    latest = latest.astimezone(ZoneInfo(tz)) if latest is not None else None
     usual, team_usual = _usual(daily, history)
-    cur = daily[daily.period == month]
-    company_counts = cur.groupby("day").n.sum()
-
-    # --- the end ---------------------------------------------------------------------------
-    need = last_day - timedelta(days=cfg.end_tolerance_days)
-    if now < end:
-        end_ok = False
-        end_detail = (
-            f"{month} has not ended yet (it ends {end.astimezone(zone):%Y-%m-%d %H:%M} {tz}; "
-            f"now is {now.astimezone(zone):%Y-%m-%d %H:%M}): the month is incomplete"
-        )
-    elif latest is None:
-        end_ok = False
-        end_detail = f"no {what} in {month}: the month is incomplete"
-    else:
-        shown = f"{latest:%Y-%m-%d %H:%M} ({_day(latest.date())} {latest:%H:%M})"
-        after = [
-            latest.date() + timedelta(days=k) for k in range(1, (last_day - latest.date()).days + 1)
-        ]
-        # A month may end on days that never have data (a weekend of a business helpdesk):
-        # only a pattern with busy weekdays can say so, and only of weekdays usually empty.
-        quiet_after = any(float(e) > MIN_EXPECTED for e in usual) and all(
-            float(usual.get(d.weekday(), 0.0)) == 0 for d in after
-        )
-        if latest.date() >= need:
-            end_ok = True
-            end_detail = (
-                f"the {noun} ends at {shown}, on or after {_day(need)}: {month} is complete"
-            )
-        elif quiet_after:
-            end_ok = True
-            end_detail = (
-                f"the {noun} ends at {shown}; the days after it usually have no {what}: "
-                f"{month} is complete"
-            )
-        else:
-            end_ok = False
-            end_detail = (
-                f"the {noun} ends at {shown}; {month} has {n_days} days and its data must reach "
-                f"{_day(need)}: the month is incomplete"
-            )
-
-    # --- the days ---------------------------------------------------------------------------
+    end_ok, end_detail = _judge_end(dataset, month, tz, cfg, now, latest, usual)
     if not len(usual):
         return MonthCompleteness(
             month,
@@ -340,40 +294,10 @@ def judge_month(
         if judged_last is not None and judged_last >= first_day
         else []
     )
-    company = _judge_days(None, days, company_counts, usual, cfg)
-    teams: list[DayJudgement] = []
-    if cfg.judge_teams and len(team_usual):
-        team_counts = cur[cur.team.notna()].groupby(["team", "day"]).n.sum()
-        for team in sorted(team_usual.index):
-            counts = (
-                team_counts.loc[team]
-                if team in team_counts.index.get_level_values(0)
-                else pd.Series(dtype=int)
-            )
-            teams.append(_judge_days(team, days, counts, team_usual.loc[team], cfg))
+    cur = daily[daily.period == month]
+    company = _judge_days(None, days, cur.groupby("day").n.sum(), usual, cfg)
+    teams = _judge_teams(cur, days, team_usual, cfg) if cfg.judge_teams and len(team_usual) else []
     failing = [j for j in [company, *teams] if not j.passed(cfg)]
-    days_ok = not failing
-    rule = (
-        f"a day is low below {cfg.low_day_ratio:.0%} of the usual {what} for its weekday "
-        f"(median over {history[0]}…{history[-1]}); at most {cfg.max_low_days} low day(s) and "
-        f"at least {cfg.min_day_coverage:.0%} of the days that usually have data with some"
-    )
-    if days_ok:
-        days_detail = (
-            f"{company.days_with_data} of {company.expected_days} days of {month} that usually "
-            f"have {what} have some, {company.low_days} low day(s) ({rule})"
-        )
-    else:
-        gaps = [g for j in failing for g in j.gaps]
-        texts = [g.text(what) for g in gaps[:MAX_GAPS_SHOWN]]
-        if len(gaps) > MAX_GAPS_SHOWN:
-            texts.append(f"and {len(gaps) - MAX_GAPS_SHOWN} more")
-        figures = ", ".join(
-            f"{j.team or 'company'}: {j.low_days} low day(s), {j.days_with_data} of "
-            f"{j.expected_days} days with data"
-            for j in failing
-        )
-        days_detail = f"{month} is incomplete: " + "; ".join(texts) + f" ({figures}; {rule})"
     return MonthCompleteness(
         month,
         dataset,
@@ -381,10 +305,108 @@ def judge_month(
         latest,
         end_ok,
         end_detail,
-        days_ok,
-        days_detail,
+        not failing,
+        _days_detail(what, month, history, cfg, company, failing),
         history,
         company,
         tuple(teams),
         tuple(j.team or "company" for j in failing),
     )
+
+
+def _month_days(month: str, tz: str) -> tuple[datetime, date, date, int]:
+    """The month's end (exclusive), its first and last day in `tz`, and its number of days."""
+    _, end = month_bounds(month, tz)
+    first_day = parse_month(month)
+    n_days = (end.astimezone(ZoneInfo(tz)).date() - first_day).days
+    return end, first_day, first_day + timedelta(days=n_days - 1), n_days
+
+
+def _judge_end(
+    dataset: str,
+    month: str,
+    tz: str,
+    cfg: CompletenessConfig,
+    now: datetime,
+    latest: datetime | None,
+    usual: pd.Series,
+) -> tuple[bool, str]:
+    """Whether the month's data reaches its end, and the explanation."""
+    what, noun = WHAT[dataset], NOUN[dataset]
+    zone = ZoneInfo(tz)
+    end, _, last_day, n_days = _month_days(month, tz)
+    need = last_day - timedelta(days=cfg.end_tolerance_days)
+    if now < end:
+        return False, (
+            f"{month} has not ended yet (it ends {end.astimezone(zone):%Y-%m-%d %H:%M} {tz}; "
+            f"now is {now.astimezone(zone):%Y-%m-%d %H:%M}): the month is incomplete"
+        )
+    if latest is None:
+        return False, f"no {what} in {month}: the month is incomplete"
+    shown = f"{latest:%Y-%m-%d %H:%M} ({_day(latest.date())} {latest:%H:%M})"
+    after = [
+        latest.date() + timedelta(days=k) for k in range(1, (last_day - latest.date()).days + 1)
+    ]
+    # A month may end on days that never have data (a weekend of a business helpdesk):
+    # only a pattern with busy weekdays can say so, and only of weekdays usually empty.
+    quiet_after = any(float(e) > MIN_EXPECTED for e in usual) and all(
+        float(usual.get(d.weekday(), 0.0)) == 0 for d in after
+    )
+    if latest.date() >= need:
+        return True, f"the {noun} ends at {shown}, on or after {_day(need)}: {month} is complete"
+    if quiet_after:
+        return True, (
+            f"the {noun} ends at {shown}; the days after it usually have no {what}: "
+            f"{month} is complete"
+        )
+    return False, (
+        f"the {noun} ends at {shown}; {month} has {n_days} days and its data must reach "
+        f"{_day(need)}: the month is incomplete"
+    )
+
+
+def _judge_teams(
+    cur: pd.DataFrame, days: Sequence[date], team_usual: pd.DataFrame, cfg: CompletenessConfig
+) -> list[DayJudgement]:
+    """Each team with a usual pattern, on the month's rows `cur`."""
+    team_counts = cur[cur.team.notna()].groupby(["team", "day"]).n.sum()
+    teams: list[DayJudgement] = []
+    for team in sorted(team_usual.index):
+        counts = (
+            team_counts.loc[team]
+            if team in team_counts.index.get_level_values(0)
+            else pd.Series(dtype=int)
+        )
+        teams.append(_judge_days(team, days, counts, team_usual.loc[team], cfg))
+    return teams
+
+
+def _days_detail(
+    what: str,
+    month: str,
+    history: tuple[str, ...],
+    cfg: CompletenessConfig,
+    company: DayJudgement,
+    failing: list[DayJudgement],
+) -> str:
+    """The explanation of the days' judgement: the figures when they pass, else the gaps."""
+    rule = (
+        f"a day is low below {cfg.low_day_ratio:.0%} of the usual {what} for its weekday "
+        f"(median over {history[0]}…{history[-1]}); at most {cfg.max_low_days} low day(s) and "
+        f"at least {cfg.min_day_coverage:.0%} of the days that usually have data with some"
+    )
+    if not failing:
+        return (
+            f"{company.days_with_data} of {company.expected_days} days of {month} that usually "
+            f"have {what} have some, {company.low_days} low day(s) ({rule})"
+        )
+    gaps = [g for j in failing for g in j.gaps]
+    texts = [g.text(what) for g in gaps[:MAX_GAPS_SHOWN]]
+    if len(gaps) > MAX_GAPS_SHOWN:
+        texts.append(f"and {len(gaps) - MAX_GAPS_SHOWN} more")
+    figures = ", ".join(
+        f"{j.team or 'company'}: {j.low_days} low day(s), {j.days_with_data} of "
+        f"{j.expected_days} days with data"
+        for j in failing
+    )
+    return f"{month} is incomplete: " + "; ".join(texts) + f" ({figures}; {rule})"

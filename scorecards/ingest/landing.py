@@ -31,10 +31,10 @@ from scorecards.ingest.mapping import (
     filter_sql,
     order_sql,
 )
+from scorecards.warehouse.schema import SQL_TYPES
 from scorecards.warehouse.sql import sql_ident, sql_str
-from scorecards.warehouse.store import SQL_TYPES
 
-__all__ = ["InputFileError", "LandingFile", "load_raw", "resolve_files", "sql_ident", "sql_str"]
+__all__ = ["InputFileError", "LandingFile", "load_raw", "resolve_files"]
 
 log = logging.getLogger(__name__)
 

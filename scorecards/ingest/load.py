@@ -33,8 +33,10 @@ from scorecards.ingest.validation import (
     validate,
     write_quarantine,
 )
-from scorecards.warehouse import store as warehouse
+from scorecards.warehouse.connection import connect
+from scorecards.warehouse.tables import replace_months
 from scorecards.warehouse.teams import team_id_sql
+from scorecards.warehouse.transactions import write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +207,7 @@ def ingest_events(
     asset does) a load that fails one is not written at all: `audit.IngestRejected` is raised and
     the warehouse, the quarantine files and the months state stay as they were."""
     months = sorted(set(months))
-    with warehouse.connect(settings.warehouse) as con:
+    with connect(settings.warehouse) as con:
         notes: dict[str, list[str]] = {"tickets": [], "survey_responses": []}
         tickets = load_and_validate(con, settings, TICKETS, None, notes["tickets"], clock)
         surveys = load_and_validate(
@@ -243,11 +245,11 @@ def ingest_events(
 
         def publish() -> None:
             for res in (tickets, surveys):
-                warehouse.replace_months(con, res.dataset.table, res.accepted, months)
+                replace_months(con, res.dataset.table, res.accepted, months)
                 _record(con, reports[res.dataset.table], months)
             _record_team_names(con, tickets, surveys)
 
-        warehouse.write_transaction(con, publish, f"ingest {', '.join(months)}")
+        write_transaction(con, publish, f"ingest {', '.join(months)}")
         for res in (tickets, surveys):
             reports[res.dataset.table].quarantine_files = write_quarantine(
                 con, res, settings.quarantine_dir / res.dataset.name, months
@@ -309,7 +311,7 @@ def ingest_customers(
 ) -> IngestReport:
     """Validate the landing customers and replace the customer table whole (with
     `blocking_checks`, only when the quarantined share is within the threshold)."""
-    with warehouse.connect(settings.warehouse) as con:
+    with connect(settings.warehouse) as con:
         notes: list[str] = []
         res = load_and_validate(con, settings, CUSTOMERS, None, notes, clock)
         months = [
@@ -335,7 +337,7 @@ def ingest_customers(
             con.execute("DELETE FROM quarantine_reasons WHERE dataset = ?", [CUSTOMERS.table])
             _record(con, report, months)
 
-        warehouse.write_transaction(con, publish, "ingest customers")
+        write_transaction(con, publish, "ingest customers")
         folder = settings.quarantine_dir / CUSTOMERS.name
         if folder.exists():
             for old in folder.glob("*.csv"):

@@ -145,14 +145,50 @@ def column_sql(
     A team is typed as its cleaned name here; `landing.load_raw` turns names into ids."""
     spec = mapping.column(col.name)
     n = col.name
-    m, d, v = f"{n}__m", f"{n}__d", f"{n}__v"
+    m, v = f"{n}__m", f"{n}__v"
     tokens = mapping.missing_tokens(n)
-    absent = spec.absent
-    if absent and col.name in KEY_COLUMNS[dataset.name]:
+    raw = _raw_sql(col, dataset, spec, header, tokens)
+    checks: list[tuple[str, str]] = []
+    # `tok`: the cleaned string is a missing-value token (only where tokens are looked for late).
+    late = _tokens_after_parse(col, spec) and bool(tokens)
+    tok = sql_in(f"lower({m})", tokens) if late else "false"
+    if col.required and not spec.absent:
+        # CASE, not AND/OR: only CASE spares the rows that parsed the token look-up
+        missing_value = (
+            f"(CASE WHEN {m} IS NULL THEN true WHEN {v} IS NOT NULL THEN false ELSE {tok} END)"
+            if late
+            else f"{m} IS NULL"
+        )
+        checks.append((missing_value, f"missing required value: {n}"))
+    if col.type == "string":
+        return ColumnSql(raw, m, None, checks, None)
+    if col.type == "timestamp":
+        typed, ambiguous = _timestamp_sql(col, spec, mapping, timezone)
+        checks.append(
+            (
+                f"(CASE WHEN {m} IS NULL OR {v} IS NOT NULL THEN false ELSE NOT ({tok}) END)",
+                f"unparsable timestamp: {n}",
+            )
+        )
+        return ColumnSql(raw, typed, None, checks, ambiguous)
+    if col.type == "boolean":
+        checks.append((f"{m} IS NOT NULL AND {v} IS NULL", f"not a boolean: {n}"))
+        return ColumnSql(raw, _boolean(m, spec), None, checks, None)
+    numeric, typed, number_checks = _number_sql(col, spec, mapping, tok)
+    return ColumnSql(raw, typed, numeric, checks + number_checks, None)
+
+
+def _raw_sql(
+    col: Column, dataset: Dataset, spec: ColumnSpec, header: dict[str, str], tokens: list[str]
+) -> str:
+    """The value as written, VARCHAR; NULL for a column declared absent or an optional one the
+    file does not have."""
+    n = col.name
+    if spec.absent and n in KEY_COLUMNS[dataset.name]:
         raise MappingError(f"{n} identifies or places a row and cannot be declared absent")
-    if absent:
-        raw = "NULL::VARCHAR"
-    elif (
+    if spec.absent:
+        return "NULL::VARCHAR"
+    if (
         spec.from_ is None
         and spec.date is None
         and spec.sql is None
@@ -161,73 +197,59 @@ def column_sql(
     ):
         if col.required:
             raise MissingColumnError(n, n)
-        raw = "NULL::VARCHAR"
-    else:
-        raw = _source(col, spec, header, tokens)
+        return "NULL::VARCHAR"
+    return _source(col, spec, header, tokens)
 
-    checks: list[tuple[str, str]] = []
-    # `tok`: the cleaned string is a missing-value token (only where tokens are looked for late).
-    late = _tokens_after_parse(col, spec) and bool(tokens)
-    tok = sql_in(f"lower({m})", tokens) if late else "false"
-    if col.required and not absent:
-        # CASE, not AND/OR: only CASE spares the rows that parsed the token look-up
-        missing_value = (
-            f"(CASE WHEN {m} IS NULL THEN true WHEN {v} IS NOT NULL THEN false ELSE {tok} END)"
-            if late
-            else f"{m} IS NULL"
-        )
-        checks.append((missing_value, f"missing required value: {n}"))
-    numeric: str | None = None
-    ambiguous: str | None = None
-    if col.type == "string":
-        typed = m
-    elif col.type == "timestamp":
-        formats = spec.formats or mapping.timestamp_formats or ["iso"]
-        zone = spec.timezone or mapping.timezone or timezone
-        parses = [_one_format(m, f, zone, timezone) for f in formats]
-        typed = parses[0] if len(parses) == 1 else f"COALESCE({', '.join(parses)})"
-        if len(parses) > 1:
-            pairs = [
-                f"({a} IS NOT NULL AND {b} IS NOT NULL AND {a} <> {b})"
-                for i, a in enumerate(parses)
-                for b in parses[i + 1 :]
-            ]
-            ambiguous = " OR ".join(pairs)
-        checks.append(
-            (
-                f"(CASE WHEN {m} IS NULL OR {v} IS NOT NULL THEN false ELSE NOT ({tok}) END)",
-                f"unparsable timestamp: {n}",
-            )
-        )
-    elif col.type == "boolean":
-        typed = _boolean(m, spec)
-        checks.append((f"{m} IS NOT NULL AND {v} IS NULL", f"not a boolean: {n}"))
+
+def _timestamp_sql(
+    col: Column, spec: ColumnSpec, mapping: SourceMapping, timezone: str
+) -> tuple[str, str | None]:
+    """The TIMESTAMPTZ of the cleaned string, the first of the formats that reads it; and,
+    with several formats, the condition that two of them read it differently."""
+    m = f"{col.name}__m"
+    formats = spec.formats or mapping.timestamp_formats or ["iso"]
+    zone = spec.timezone or mapping.timezone or timezone
+    parses = [_one_format(m, f, zone, timezone) for f in formats]
+    if len(parses) == 1:
+        return parses[0], None
+    pairs = [
+        f"({a} IS NOT NULL AND {b} IS NOT NULL AND {a} <> {b})"
+        for i, a in enumerate(parses)
+        for b in parses[i + 1 :]
+    ]
+    return f"COALESCE({', '.join(parses)})", " OR ".join(pairs)
+
+
+def _number_sql(
+    col: Column, spec: ColumnSpec, mapping: SourceMapping, tok: str
+) -> tuple[str, str, list[tuple[str, str]]]:
+    """A number or integer column: the numeric parse of the cleaned string (in seconds for a
+    duration or time unit), the typed value over it, and the checks."""
+    n = col.name
+    m, d = f"{n}__m", f"{n}__d"
+    decimal = spec.decimal or mapping.numbers.decimal
+    thousands = spec.thousands if spec.thousands is not None else mapping.numbers.thousands
+    text = m
+    if thousands:
+        text = f"replace({text}, {sql_str(thousands)}, '')"
+    if decimal == ",":
+        text = f"replace({text}, ',', '.')"
+    if spec.unit == "duration":
+        numeric = f"epoch(TRY_CAST({text} AS INTERVAL))"
     else:
-        decimal = spec.decimal or mapping.numbers.decimal
-        thousands = spec.thousands if spec.thousands is not None else mapping.numbers.thousands
-        text = m
-        if thousands:
-            text = f"replace({text}, {sql_str(thousands)}, '')"
-        if decimal == ",":
-            text = f"replace({text}, ',', '.')"
-        if spec.unit == "duration":
-            numeric = f"epoch(TRY_CAST({text} AS INTERVAL))"
-        else:
-            numeric = f"(TRY_CAST({text} AS DOUBLE){_UNIT_FACTOR[spec.unit or 'seconds']})"
-        bad_number = f"(CASE WHEN {m} IS NULL OR isfinite({d}) THEN false ELSE NOT ({tok}) END)"
-        if col.type == "number":
-            checks.append((bad_number, f"not a number: {n}"))
-            checks.append((f"{d} < 0", f"negative value: {n}"))
-            typed = f"(CASE WHEN isfinite({d}) THEN {d} END)"
-        else:
-            checks.append(
-                (
-                    f"{bad_number} OR (isfinite({d}) AND {d} <> floor({d}))",
-                    f"not a whole number: {n}",
-                )
-            )
-            typed = f"(CASE WHEN isfinite({d}) AND {d} = floor({d}) THEN CAST({d} AS BIGINT) END)"
-    return ColumnSql(raw, typed, numeric, checks, ambiguous)
+        numeric = f"(TRY_CAST({text} AS DOUBLE){_UNIT_FACTOR[spec.unit or 'seconds']})"
+    bad_number = f"(CASE WHEN {m} IS NULL OR isfinite({d}) THEN false ELSE NOT ({tok}) END)"
+    if col.type == "number":
+        checks = [(bad_number, f"not a number: {n}"), (f"{d} < 0", f"negative value: {n}")]
+        return numeric, f"(CASE WHEN isfinite({d}) THEN {d} END)", checks
+    checks = [
+        (
+            f"{bad_number} OR (isfinite({d}) AND {d} <> floor({d}))",
+            f"not a whole number: {n}",
+        )
+    ]
+    typed = f"(CASE WHEN isfinite({d}) AND {d} = floor({d}) THEN CAST({d} AS BIGINT) END)"
+    return numeric, typed, checks
 
 
 def cleaned_sql(col: Column, mapping: SourceMapping) -> str:

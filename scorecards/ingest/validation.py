@@ -166,52 +166,103 @@ def validate(
     submitted before the ticket existed. Timestamps after `not_after` are quarantined.
     """
     con.execute(f"SET TimeZone = {sql_str(timezone)}")
+    staged = f"staged_{dataset.name}"
+    _check_rows(con, dataset, raw_table, staged, timezone, accepted_tickets, not_after, prechecked)
+    _find_superseded(con, dataset, staged)
+    _find_repeats(con, dataset, staged)
+    _assign_status(con, dataset, staged)
+    for t in ("checked", "superseded", "repeats"):
+        con.execute(f"DROP TABLE {staged}_{t}")
+    accepted = _accepted_table(con, dataset, staged)
+    file_stats = con.execute(
+        f"SELECT _file AS file, {status_counts_sql()} FROM {staged} GROUP BY _file ORDER BY _file"
+    ).df()
+    reason_counts = con.execute(
+        f"""
+        SELECT period, trim(r) AS reason, count(*) AS rows
+        FROM (SELECT period, unnest(string_split(reason, '; ')) AS r FROM {staged}
+              WHERE status = '{QUARANTINED}')
+        GROUP BY ALL ORDER BY period, rows DESC, reason
+        """
+    ).df()
+    filter_counts = con.execute(
+        f"""
+        SELECT period, _skip AS filter, count(*) AS rows FROM {staged}
+        WHERE status = '{FILTERED}' GROUP BY ALL ORDER BY period, rows DESC, filter
+        """
+    ).df()
+    return ValidationResult(dataset, staged, accepted, file_stats, reason_counts, filter_counts)
+
+
+def _ticket_checks(accepted_tickets: str | None) -> tuple[str, str, list[tuple[str, str]]]:
+    """A survey response against its ticket: the join, the response's team (its own, else its
+    ticket's) and the checks that need the ticket."""
+    if accepted_tickets is None:
+        raise ValueError("survey validation needs the accepted tickets")
+    # Renamed so the ticket's columns cannot shadow the response's own raw columns.
+    join = (
+        "LEFT JOIN (SELECT ticket_id AS t_ticket_id, team AS t_team, created_at AS t_created"
+        f" FROM {accepted_tickets}) t ON t.t_ticket_id = s.ticket_id__v"
+    )
+    checks = [
+        ("s.team__v IS NULL AND s.ticket_id__v IS NULL", "no team and no ticket_id"),
+        (
+            "s.team__v IS NULL AND s.ticket_id__v IS NOT NULL AND t.t_ticket_id IS NULL",
+            "no team and ticket_id not among accepted tickets",
+        ),
+        ("s.submitted_at__v < t.t_created", "submitted before its ticket was created"),
+    ]
+    return join, "COALESCE(s.team__v, t.t_team)", checks
+
+
+def _check_rows(
+    con: duckdb.DuckDBPyConnection,
+    dataset: Dataset,
+    raw_table: str,
+    staged: str,
+    timezone: str,
+    accepted_tickets: str | None,
+    not_after: datetime | None,
+    prechecked: bool,
+) -> None:
+    """`<staged>_checked`: every row read with its `reason` (NULL: passed every check), its
+    `resolved_team` and its `period`."""
     # Loaded with row_checks and period_sql (prechecked), a row's own checks and month are
     # already in `_colreason` and `period`; what is left are a survey's checks against its ticket.
     checks = [] if prechecked else row_checks(dataset, not_after)
-    staged = f"staged_{dataset.name}"
     join = ""
     team_expr = "s.team__v" if "team" in dataset.column_names else "NULL"
     if dataset is SURVEYS:
-        if accepted_tickets is None:
-            raise ValueError("survey validation needs the accepted tickets")
-        # Renamed so the ticket's columns cannot shadow the response's own raw columns.
-        join = (
-            "LEFT JOIN (SELECT ticket_id AS t_ticket_id, team AS t_team, created_at AS t_created"
-            f" FROM {accepted_tickets}) t ON t.t_ticket_id = s.ticket_id__v"
-        )
-        team_expr = "COALESCE(s.team__v, t.t_team)"
-        checks += [
-            ("s.team__v IS NULL AND s.ticket_id__v IS NULL", "no team and no ticket_id"),
-            (
-                "s.team__v IS NULL AND s.ticket_id__v IS NOT NULL AND t.t_ticket_id IS NULL",
-                "no team and ticket_id not among accepted tickets",
-            ),
-            ("s.submitted_at__v < t.t_created", "submitted before its ticket was created"),
-        ]
-    id_v = f"{dataset.id_column}__v"
+        join, team_expr, ticket_checks = _ticket_checks(accepted_tickets)
+        checks += ticket_checks
     if prechecked and not checks:
         # Nothing to add: the loaded table is the checked one (a copy of a million rows saved).
         con.execute(f"DROP TABLE IF EXISTS {staged}_checked")
         con.execute(f"ALTER TABLE {raw_table} RENAME TO {staged}_checked")
         con.execute(f"ALTER TABLE {staged}_checked RENAME COLUMN _colreason TO reason")
         con.execute(f"ALTER TABLE {staged}_checked ADD COLUMN resolved_team VARCHAR")
-    else:
-        period = "s.period" if prechecked else period_sql(dataset, timezone, not_after)
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE {staged}_checked AS
-            SELECT s.* EXCLUDE (_colreason, period),
-                   {_reason_sql(checks, "s._colreason")} AS reason,
-                   {team_expr} AS resolved_team,
-                   {period} AS period
-            FROM {raw_table} s {join}
-            """
-        )
+        return
+    period = "s.period" if prechecked else period_sql(dataset, timezone, not_after)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {staged}_checked AS
+        SELECT s.* EXCLUDE (_colreason, period),
+               {_reason_sql(checks, "s._colreason")} AS reason,
+               {team_expr} AS resolved_team,
+               {period} AS period
+        FROM {raw_table} s {join}
+        """
+    )
 
-    # Event logs: of the rows of one key, the last in the mapping's order is the record; the
-    # earlier ones are history, not errors, except exact copies of the record, which are
-    # duplicates. Only keys that occur more than once are sorted.
+
+def _find_superseded(con: duckdb.DuckDBPyConnection, dataset: Dataset, staged: str) -> None:
+    """`<staged>_superseded`: the rows of an event log that a later row of their key replaces.
+
+    Of the rows of one key, the last in the mapping's order is the record; the earlier ones are
+    history, not errors, except exact copies of the record, which are duplicates (`is_copy`).
+    Only keys that occur more than once are sorted.
+    """
+    id_v = f"{dataset.id_column}__v"
     written = ", ".join(sql_ident(c) for c in dataset.column_names)
     con.execute(
         f"""
@@ -232,9 +283,16 @@ def validate(
         SELECT _file, _row, row_key = record_key AS is_copy FROM ranked WHERE k > 1
         """
     )
-    # Duplicates among rows that passed every row check: identical copies are dropped once,
-    # copies that disagree are all quarantined because no one can tell which is right, with
-    # the columns they disagree on. Only ids that occur more than once need the windows.
+
+
+def _find_repeats(con: duckdb.DuckDBPyConnection, dataset: Dataset, staged: str) -> None:
+    """`<staged>_repeats`: rows that passed every check and share their id with another.
+
+    Identical copies are dropped once (`copy_no` > 1); copies that disagree (`versions` > 1) are
+    all quarantined because no one can tell which is right, with the columns they disagree on.
+    Only ids that occur more than once need the windows.
+    """
+    id_v = f"{dataset.id_column}__v"
     value_cols = [f"{c}__v" for c in dataset.column_names]
     differs = ", ".join(
         f"CASE WHEN count(DISTINCT {v}) + (count(*) > count({v}))::INT > 1 THEN {sql_str(c)} END"
@@ -265,6 +323,10 @@ def validate(
         FROM keyed
         """
     )
+
+
+def _assign_status(con: duckdb.DuckDBPyConnection, dataset: Dataset, staged: str) -> None:
+    """`<staged>`: every row read with its one status and the reason of a quarantined row."""
     conflict = f"'duplicate {dataset.id_column} with conflicting values in: ' || d.differs"
     con.execute(
         f"""
@@ -286,9 +348,10 @@ def validate(
         LEFT JOIN {staged}_repeats d USING (_file, _row)
         """
     )
-    for t in ("checked", "superseded", "repeats"):
-        con.execute(f"DROP TABLE {staged}_{t}")
 
+
+def _accepted_table(con: duckdb.DuckDBPyConnection, dataset: Dataset, staged: str) -> str:
+    """The typed contract columns of the accepted rows plus `period`, in id order; its name."""
     out_cols = []
     for c in dataset.column_names:
         if c == "team" and dataset is SURVEYS:
@@ -302,27 +365,10 @@ def validate(
         f"""
         CREATE OR REPLACE TEMP TABLE {accepted} AS
         SELECT {", ".join(out_cols)}, period FROM {staged}
-        WHERE status = '{ACCEPTED}' ORDER BY {id_v}
+        WHERE status = '{ACCEPTED}' ORDER BY {dataset.id_column}__v
         """
     )
-    file_stats = con.execute(
-        f"SELECT _file AS file, {status_counts_sql()} FROM {staged} GROUP BY _file ORDER BY _file"
-    ).df()
-    reason_counts = con.execute(
-        f"""
-        SELECT period, trim(r) AS reason, count(*) AS rows
-        FROM (SELECT period, unnest(string_split(reason, '; ')) AS r FROM {staged}
-              WHERE status = '{QUARANTINED}')
-        GROUP BY ALL ORDER BY period, rows DESC, reason
-        """
-    ).df()
-    filter_counts = con.execute(
-        f"""
-        SELECT period, _skip AS filter, count(*) AS rows FROM {staged}
-        WHERE status = '{FILTERED}' GROUP BY ALL ORDER BY period, rows DESC, filter
-        """
-    ).df()
-    return ValidationResult(dataset, staged, accepted, file_stats, reason_counts, filter_counts)
+    return accepted
 
 
 def quarantine_frame(

@@ -101,12 +101,10 @@ def p_welch(m1: float, s1: float, n1: float, m2: float, s2: float, n2: float) ->
     """Welch's unequal-variance t-test for two means."""
     if n1 < 2 or n2 < 2 or not all(map(math.isfinite, (m1, s1, m2, s2))):
         return math.nan
-    v1, v2 = s1**2 / n1, s2**2 / n2
-    se = math.sqrt(v1 + v2)
-    if se == 0:
+    if s1 == 0 and s2 == 0:
+        # no spread at all: the means are either the same or certainly different
         return 1.0 if m1 == m2 else 0.0
-    df = (v1 + v2) ** 2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1))
-    return float(2 * sps.t.sf(abs(m1 - m2) / se, df))
+    return float(sps.ttest_ind_from_stats(m1, s1, n1, m2, s2, n2, equal_var=False).pvalue)
 
 
 def p_mood_median(a: np.ndarray, b: np.ndarray) -> float:

@@ -23,6 +23,7 @@ from scorecards.contract.datasets import CHANNELS
 from scorecards.contract.kpi_catalog import KPI_BY_ID
 from scorecards.render import svgplot
 from scorecards.text import formatting as fmt
+from scorecards.text.catalog import N_, text, texts
 
 # Okabe & Ito (2008), "Color Universal Design".
 OKABE_ITO = {
@@ -44,68 +45,19 @@ CHANNEL_COLOURS = dict(
 )
 INK, MUTED, GRID = svgplot.INK, svgplot.MUTED, svgplot.GRID
 
-CHANNEL_LABELS = {
-    "de": {
-        "phone": "Telefon",
-        "email": "E-Mail",
-        "chat": "Chat",
-        "social": "Social Media",
-        "web": "Webformular",
-        "self_service": "Self-Service",
-    },
-    "en": {
-        "phone": "Phone",
-        "email": "Email",
-        "chat": "Chat",
-        "social": "Social media",
-        "web": "Web form",
-        "self_service": "Self-service",
-    },
+# Channel names on the volume chart: a channel the catalogue does not know prints as its id.
+_CHANNEL_KEYS: dict[str, str] = {
+    "phone": N_("channel.phone"),
+    "email": N_("channel.email"),
+    "chat": N_("channel.chat"),
+    "social": N_("channel.social"),
+    "web": N_("channel.web"),
+    "self_service": N_("channel.self_service"),
 }
 
-_T = {
-    "de": {
-        "volume_title": "Ticketvolumen nach Kanal",
-        "tickets": "Tickets",
-        "frt": "Erste Antwortzeit (Min.)",
-        "res": "Lösungszeit (Std.)",
-        "median": "Median",
-        "p90": "90. Perzentil",
-        "mean": "Mittelwert (ART)",
-        "frt_kpi": "Median (FRT)",
-        "target": "Ziel",
-        "csat": "CSAT (%)",
-        "nps": "NPS",
-        "ci": "95-%-Intervall",
-        "log": "logarithmische Skala",
-        "volume_alt": "Balkendiagramm: Tickets pro Monat nach Kanal, {first} bis {last}. ",
-        "times_alt": "Liniendiagramme: erste Antwortzeit in Minuten (Median und 90. Perzentil) "
-        "und Lösungszeit in Stunden (Mittelwert und Median), {first} bis {last}. ",
-        "survey_alt": "Liniendiagramme: CSAT in Prozent und NPS mit 95-%-Intervall, "
-        "{first} bis {last}. ",
-        "no_data_alt": "Keine Daten in diesem Zeitraum.",
-    },
-    "en": {
-        "volume_title": "Ticket volume by channel",
-        "tickets": "Tickets",
-        "frt": "First response time (min)",
-        "res": "Resolution time (h)",
-        "median": "Median",
-        "p90": "90th percentile",
-        "mean": "Mean (ART)",
-        "frt_kpi": "Median (FRT)",
-        "target": "Target",
-        "csat": "CSAT (%)",
-        "nps": "NPS",
-        "ci": "95% interval",
-        "log": "log scale",
-        "volume_alt": "Bar chart: tickets per month by channel, {first} to {last}. ",
-        "times_alt": "Line charts: first response time in minutes (median and 90th percentile) "
-        "and resolution time in hours (mean and median), {first} to {last}. ",
-        "survey_alt": "Line charts: CSAT in percent and NPS with 95% interval, {first} to {last}. ",
-        "no_data_alt": "No data in this period.",
-    },
-}
+
+def _channel(channel: str, locale: str) -> str:
+    return text(locale, _CHANNEL_KEYS[channel]) if channel in _CHANNEL_KEYS else channel
 
 
 @dataclass(frozen=True)
@@ -116,6 +68,11 @@ class Chart:
 
 def _month_labels(months: Sequence[str], locale: str) -> list[str]:
     return [fmt.month_name(m, locale, short=True) for m in months]
+
+
+def _period(months: Sequence[str], locale: str) -> dict[str, str]:
+    """The fields {first} and {last} of an alt text: "Oktober 2025", "Oktober 2026"."""
+    return {"first": fmt.month_name(months[0], locale), "last": fmt.month_name(months[-1], locale)}
 
 
 def _values_text(values: Sequence[float], months: Sequence[str], locale: str, digits: int) -> str:
@@ -138,7 +95,6 @@ def _kpi_number(kpi: str, locale: str) -> Callable[[float], str]:
 
 def volume_chart(matrix: pd.DataFrame, months: Sequence[str], locale: str) -> Chart:
     """Stacked monthly bars of tickets by channel."""
-    t = _T[locale]
     (box,) = svgplot.panels(1, left=0.07, right=0.99, top=0.88, bottom=0.26, gap=0)
     ax = svgplot.Panel(*box, n=len(months))
     totals = matrix.sum(axis=1).to_numpy(dtype=float)
@@ -151,26 +107,22 @@ def volume_chart(matrix: pd.DataFrame, months: Sequence[str], locale: str) -> Ch
             continue
         colour = CHANNEL_COLOURS.get(ch, MUTED)
         ax.bars(bottom, vals, colour, 0.72)
-        legend.box(CHANNEL_LABELS[locale].get(ch, ch), colour)
+        legend.box(_channel(ch, locale), colour)
         bottom += vals
     ax.month_labels(_month_labels(months, locale))
-    ax.title(t["volume_title"])
+    ax.title(text(locale, "chart.volume_title"))
     if bottom.any():
         ax.legend(legend, dy=22)
-    alt = t["volume_alt"].format(
-        first=fmt.month_name(months[0], locale), last=fmt.month_name(months[-1], locale)
-    )
+    alt = text(locale, "chart.volume_alt", **_period(months, locale))
     if totals.any():
         last = matrix.iloc[-1]
         split = ", ".join(
-            f"{CHANNEL_LABELS[locale].get(c, c)} {fmt.count(v, locale)}"
-            for c, v in last.items()
-            if v
+            f"{_channel(c, locale)} {fmt.count(v, locale)}" for c, v in last.items() if v
         )
-        alt += f"{t['tickets']}: " + _values_text(totals, months, locale, 0)
+        alt += text(locale, "chart.tickets") + ": " + _values_text(totals, months, locale, 0)
         alt += f". {fmt.month_name(months[-1], locale)}: {split}."
     else:
-        alt += t["no_data_alt"]
+        alt += text(locale, "chart.no_data_alt")
     return Chart(svgplot.figure([ax]), alt)
 
 
@@ -183,7 +135,7 @@ def _target_line(ax: svgplot.Panel, legend: svgplot.Legend, target: float, local
     """The target as a dashed reference line, the same on every chart of the page."""
     if math.isfinite(target):
         ax.hline(target, INK, 0.8, TARGET_DASH)
-        legend.line(_T[locale]["target"], INK, 0.8, TARGET_DASH)
+        legend.line(text(locale, "chart.target"), INK, 0.8, TARGET_DASH)
 
 
 def _time_panel(
@@ -250,15 +202,16 @@ def times_chart(
     `frt` and `art` are the KPI series (indexed by month, with value and target): the solid line
     is the very number the tile and the table show. Without them the median from the tickets
     stands in for FRT and the ART line stays empty."""
-    t = _T[locale]
+    t = texts(locale)
+    titles = {"frt": t("chart.frt"), "res": t("chart.res")}
     df = times.set_index("period").reindex(list(months))
     frt_main = _series(frt, months, "value") if frt is not None else df.frt_median.to_numpy(float)
     series = {
-        "frt": (frt_main, df.frt_p90.to_numpy(float), (t["frt_kpi"], t["p90"])),
+        "frt": (frt_main, df.frt_p90.to_numpy(float), (t("chart.frt_kpi"), t("chart.p90"))),
         "res": (
             _series(art, months, "value"),
             df.res_median.to_numpy(float),
-            (t["mean"], t["median"]),
+            (t("chart.mean"), t("chart.median")),
         ),
     }
     kpis = {"frt": "first_response_time", "res": "average_resolution_time"}
@@ -267,23 +220,21 @@ def times_chart(
     for ax, key in zip(axes, ("frt", "res"), strict=True):
         main, other, labels = series[key]
         log = _time_panel(ax, months, main, other, labels, kpis[key], targets[key], locale)
-        ax.title(t[key] + (f" · {t['log']}" if log else ""))
-    alt = t["times_alt"].format(
-        first=fmt.month_name(months[0], locale), last=fmt.month_name(months[-1], locale)
-    )
+        ax.title(titles[key] + (" · " + t("chart.log") if log else ""))
+    alt = t("chart.times_alt", **_period(months, locale))
     parts = []
     for key, (main, other, labels) in series.items():
         if np.isfinite(main).any() or np.isfinite(other).any():
             target = (
-                f" {t['target']} {fmt.number(targets[key], locale, 1)}."
+                " " + t("chart.target") + f" {fmt.number(targets[key], locale, 1)}."
                 if math.isfinite(targets[key])
                 else ""
             )
             parts.append(
-                f"{t[key]} {labels[0]}: {_values_text(main, months, locale, 1)}; "
+                f"{titles[key]} {labels[0]}: {_values_text(main, months, locale, 1)}; "
                 f"{labels[1]}: {_values_text(other, months, locale, 1)}.{target}"
             )
-    alt += " ".join(parts) if parts else t["no_data_alt"]
+    alt += " ".join(parts) if parts else t("chart.no_data_alt")
     return Chart(svgplot.figure(axes), alt)
 
 
@@ -291,7 +242,8 @@ def survey_chart(
     csat: pd.DataFrame, nps: pd.DataFrame, months: Sequence[str], locale: str
 ) -> Chart:
     """CSAT and NPS with their 95% interval as a band; months without answers stay empty."""
-    t = _T[locale]
+    t = texts(locale)
+    titles = {"csat": t("chart.csat"), "nps": t("chart.nps")}
     axes = _two_panels(months)
     parts = []
     for ax, df, key, colour in (
@@ -307,18 +259,18 @@ def survey_chart(
         )
         ax.axes(ax.linear_scale(scale, from_zero=False), _number(locale))
         legend = svgplot.Legend()
-        legend.box(t["ci"], colour, 0.18)
+        legend.box(t("chart.ci"), colour, 0.18)
         legend.line(key.upper(), colour, 1.6)
         ax.band(lo, hi, colour, 0.18)
         ax.line(v, colour, 1.6)
         ax.end_label(v, _number(locale, 1), colour)
         _target_line(ax, legend, target, locale)
         ax.month_labels(_month_labels(months, locale))
-        ax.title(t[key])
+        ax.title(titles[key])
         ax.legend(legend)
         if np.isfinite(v).any():
             parts.append(
-                f"{t[key]}: "
+                f"{titles[key]}: "
                 + "; ".join(
                     f"{fmt.month_name(m, locale, short=True)} {fmt.number(a, locale, 1)} "
                     f"({fmt.number(b, locale, 1)}–{fmt.number(c, locale, 1)})"
@@ -327,17 +279,17 @@ def survey_chart(
                 )
                 + "."
             )
-    alt = t["survey_alt"].format(
-        first=fmt.month_name(months[0], locale), last=fmt.month_name(months[-1], locale)
-    )
-    alt += " ".join(parts) if parts else t["no_data_alt"]
+    alt = t("chart.survey_alt", **_period(months, locale))
+    alt += " ".join(parts) if parts else t("chart.no_data_alt")
     return Chart(svgplot.figure(axes), alt)
 
 
 # -- hand-drawn glyphs ---------------------------------------------------------------------------
 
 
-def _f(x: float) -> str:
+def _svg_num(x: float) -> str:
+    """A coordinate for the SVG: at most one decimal, no trailing zeros (small files, and the
+    same text for the same drawing)."""
     return f"{x:.1f}".rstrip("0").rstrip(".")
 
 
@@ -374,7 +326,7 @@ def sparkline_svg(
     segments, cur = [], []
     for x, y in zip(xs, ys, strict=True):
         if math.isfinite(y):
-            cur.append(f"{_f(x)},{_f(y)}")
+            cur.append(f"{_svg_num(x)},{_svg_num(y)}")
         elif cur:
             segments.append(cur)
             cur = []
@@ -382,7 +334,7 @@ def sparkline_svg(
         segments.append(cur)
     ref = ""
     if has_target and lo <= target <= hi:
-        ty = _f(Y(target))
+        ty = _svg_num(Y(target))
         ref = (
             f'<line x1="0" x2="{width}" y1="{ty}" y2="{ty}" stroke="{INK}" stroke-width="0.8" '
             'stroke-dasharray="2.5 1.8"/>'
@@ -393,7 +345,7 @@ def sparkline_svg(
         if len(s) > 1
     )
     k = int(np.flatnonzero(ok)[-1])
-    dot = f'<circle cx="{_f(xs[k])}" cy="{_f(ys[k])}" r="2" fill="{INK}"/>'
+    dot = f'<circle cx="{_svg_num(xs[k])}" cy="{_svg_num(ys[k])}" r="2" fill="{INK}"/>'
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}">{ref}{lines}{dot}</svg>'
@@ -455,13 +407,13 @@ def bullet_svg(
             x0, x1 = X(s), X(e)
             if x1 > x0:
                 parts.append(
-                    f'<rect x="{_f(x0)}" y="2" width="{_f(x1 - x0)}" height="{height - 4}" fill="{c}"/>'
+                    f'<rect x="{_svg_num(x0)}" y="2" width="{_svg_num(x1 - x0)}" height="{height - 4}" fill="{c}"/>'
                 )
     base = X(max(a, 0.0)) if a < 0 else 0.0
     if a < 0 < b:
         # A scale across zero (NPS): the bar grows from the zero line, which is drawn.
         parts.append(
-            f'<line x1="{_f(base)}" x2="{_f(base)}" y1="1" y2="{height - 1}" stroke="{MUTED}" '
+            f'<line x1="{_svg_num(base)}" x2="{_svg_num(base)}" y1="1" y2="{height - 1}" stroke="{MUTED}" '
             'stroke-width="0.8"/>'
         )
     if math.isfinite(value):
@@ -469,25 +421,25 @@ def bullet_svg(
         x0, x1 = sorted((base, X(value)))
         mid = height / 2
         parts.append(
-            f'<rect x="{_f(x0)}" y="{_f(mid - 3)}" width="{_f(max(x1 - x0, 1.5))}" height="6" fill="{colour}"/>'
+            f'<rect x="{_svg_num(x0)}" y="{_svg_num(mid - 3)}" width="{_svg_num(max(x1 - x0, 1.5))}" height="6" fill="{colour}"/>'
         )
         if math.isfinite(lo) and math.isfinite(hi):
             parts.append(
-                f'<line x1="{_f(X(lo))}" x2="{_f(X(hi))}" y1="{_f(mid)}" y2="{_f(mid)}" '
+                f'<line x1="{_svg_num(X(lo))}" x2="{_svg_num(X(hi))}" y1="{_svg_num(mid)}" y2="{_svg_num(mid)}" '
                 f'stroke="{OKABE_ITO["sky"]}" stroke-width="1.2"/>'
-                f'<line x1="{_f(X(lo))}" x2="{_f(X(lo))}" y1="{_f(mid - 2)}" y2="{_f(mid + 2)}" stroke="{OKABE_ITO["sky"]}" stroke-width="1"/>'
-                f'<line x1="{_f(X(hi))}" x2="{_f(X(hi))}" y1="{_f(mid - 2)}" y2="{_f(mid + 2)}" stroke="{OKABE_ITO["sky"]}" stroke-width="1"/>'
+                f'<line x1="{_svg_num(X(lo))}" x2="{_svg_num(X(lo))}" y1="{_svg_num(mid - 2)}" y2="{_svg_num(mid + 2)}" stroke="{OKABE_ITO["sky"]}" stroke-width="1"/>'
+                f'<line x1="{_svg_num(X(hi))}" x2="{_svg_num(X(hi))}" y1="{_svg_num(mid - 2)}" y2="{_svg_num(mid + 2)}" stroke="{OKABE_ITO["sky"]}" stroke-width="1"/>'
             )
     if math.isfinite(prev):
         px, mid = X(prev), height / 2
         parts.append(
-            f'<path d="M{_f(px)} {_f(mid - 4)} L{_f(px + 3)} {_f(mid)} L{_f(px)} {_f(mid + 4)} '
-            f'L{_f(px - 3)} {_f(mid)} Z" fill="#fff" stroke="{OKABE_ITO["orange"]}" stroke-width="1.1"/>'
+            f'<path d="M{_svg_num(px)} {_svg_num(mid - 4)} L{_svg_num(px + 3)} {_svg_num(mid)} L{_svg_num(px)} {_svg_num(mid + 4)} '
+            f'L{_svg_num(px - 3)} {_svg_num(mid)} Z" fill="#fff" stroke="{OKABE_ITO["orange"]}" stroke-width="1.1"/>'
         )
     if math.isfinite(target):
         tx = X(target)
         parts.append(
-            f'<line x1="{_f(tx)}" x2="{_f(tx)}" y1="0" y2="{height}" stroke="{INK}" stroke-width="1.6"/>'
+            f'<line x1="{_svg_num(tx)}" x2="{_svg_num(tx)}" y1="0" y2="{height}" stroke="{INK}" stroke-width="1.6"/>'
         )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '

@@ -5,7 +5,7 @@ versions all change the embedded streams of an otherwise identical document. The
 take that for a corrected scorecard. So rendering writes, next to each `<team>.pdf`, a small
 `<team>.json`:
 
-    {"content_sha256": "...", "template_version": "...", "pdf_sha256": "...", ...}
+    {"content_sha256": "...", "template_version": "...", "pdf_sha256": "...", "summary": {...}}
 
 `content_sha256` hashes what the report shows (every data frame and value of the `TeamReport` or
 `OverviewReport`: KPI rows, channels, times, ingest figures, quarantine reasons, at-risk
@@ -14,6 +14,12 @@ template version (the templates and stylesheet, and `TEMPLATE_REVISION` for word
 `pdf_sha256` ties the record to the PDF it was written with: a record whose PDF has been
 replaced since is not trusted (`read_record` returns None), so a PDF without a matching record
 is compared by its bytes, as before.
+
+`summary` is what the scorecard's e-mail says (scorecards/report/summary.py, versioned JSON),
+built by the same job from the same report: delivery reads it (`read_summary`) instead of
+building every report again. Unlike the hash it is read whatever the PDF's bytes: a PDF
+replaced by hand is still the team's scorecard of the month. A record without one (rendered
+before summaries were written) cannot be sent: the month's scorecards are rendered again.
 """
 
 from __future__ import annotations
@@ -31,10 +37,12 @@ from pathlib import Path
 import pandas as pd
 
 from scorecards.core import package_files
+from scorecards.report.summary import MailSummary, summary_from_dict, summary_to_dict
 
 TEMPLATE_DIR = package_files.TEMPLATES_DIR
-# Bump when the wording or layout produced by scorecards/render/pdf.py changes in a way recipients
-# should get again (the templates themselves are hashed, see template_version).
+# Bump when the wording or layout made in code (scorecards/render/: the page view models, labels,
+# charts) changes in a way recipients should get again (the templates themselves are hashed, see
+# template_version).
 TEMPLATE_REVISION = "1"
 RECORD_SUFFIX = ".json"
 
@@ -90,12 +98,14 @@ def record_path(pdf: Path) -> Path:
     return pdf.with_suffix(RECORD_SUFFIX)
 
 
-def write_record(pdf: Path, pdf_bytes: bytes, content: str) -> None:
-    """Write the content record next to `pdf` (after the PDF itself, atomically)."""
+def write_record(pdf: Path, pdf_bytes: bytes, content: str, summary: MailSummary) -> None:
+    """Write the content record, with the e-mail summary, next to `pdf` (after the PDF
+    itself, atomically)."""
     record = {
         "content_sha256": content,
         "template_version": template_version(),
         "pdf_sha256": hashlib.sha256(pdf_bytes).hexdigest(),
+        "summary": summary_to_dict(summary),
     }
     path = record_path(pdf)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -114,3 +124,36 @@ def read_record(pdf: Path, pdf_sha256: str) -> dict | None:
     if not isinstance(record.get("content_sha256"), str) or not record["content_sha256"]:
         return None
     return record
+
+
+class SummaryUnreadable(ValueError):
+    """A scorecard's e-mail summary is missing from its record, or cannot be read."""
+
+
+def read_summary(pdf: Path, name: str, month: str) -> MailSummary:
+    """The e-mail summary rendering wrote next to `pdf` for team `name` (or the overview) and
+    `month`. SummaryUnreadable, naming the file, when there is none or it cannot be read."""
+    path = record_path(pdf)
+    again = f"materialize team_scorecards for {month} again to write it"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SummaryUnreadable(f"no e-mail summary: {path} is missing; {again}") from None
+    except (OSError, ValueError) as exc:
+        raise SummaryUnreadable(
+            f"cannot read the e-mail summary in {path}: {exc}; {again}"
+        ) from None
+    if not isinstance(record, dict) or "summary" not in record:
+        raise SummaryUnreadable(
+            f"no e-mail summary in {path} (rendered before scorecards had one); {again}"
+        )
+    try:
+        summary = summary_from_dict(record["summary"])
+    except (TypeError, ValueError) as exc:
+        raise SummaryUnreadable(f"unreadable e-mail summary in {path}: {exc}; {again}") from None
+    if (summary.name, summary.month) != (name, month):
+        raise SummaryUnreadable(
+            f"the e-mail summary in {path} is for {summary.name} {summary.month}, "
+            f"not {name} {month}; {again}"
+        )
+    return summary

@@ -2,8 +2,8 @@
 
 A team lead reads this before anything else on the scorecard and in the e-mail; the head of
 service reads one line per team that needs attention, the most urgent first. Everything here is
-derived from the same rows and the same tests as the context notes (`scorecards.notes.rules`): a
-missed target is `KpiRow.misses_target`, a real change is `notes.real_changes` (significant and
+derived from the same rows and the same tests as the context notes (`scorecards.notes.rows`): a
+missed target is `KpiRow.misses_target`, a real change is `rows.real_changes` (significant and
 large enough), so a sentence here never calls a change better or worse that the notes or the
 tiles call noise. docs/context-notes.md ("What needs attention") describes the ranking.
 
@@ -18,19 +18,12 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from scorecards.contract.kpi_catalog import KPI_BY_ID
-from scorecards.notes.rules import (
-    RULE_KPIS,
-    Change,
-    Miss,
-    Note,
-    generated_notes,
-    kpi_rows,
-    label,
-    real_changes,
-    target_misses,
-)
-from scorecards.notes.rules import _and as and_list
+from scorecards.notes.rows import RULE_KPIS, Change, Miss, kpi_rows, real_changes, target_misses
+from scorecards.notes.rules import Note
+from scorecards.notes.select import generated_notes
+from scorecards.notes.wording import and_list, label
 from scorecards.text import formatting as fmt
+from scorecards.text.catalog import N_, text
 
 MAX_SENTENCES = 3
 # KPIs named in one sentence; the rest are counted ("und 2 weitere").
@@ -45,75 +38,6 @@ DECLINE_SCALE = 5.0
 # Overview notes: a KPI missed by at least this many teams gets a line of its own.
 SHARED_MISS_TEAMS = 2
 MAX_OVERVIEW_NOTES = 6
-
-_TEXT: dict[str, dict[str, str]] = {
-    "de": {
-        "missed": "{k} von {m} Zielen verfehlt: {items}.",
-        "missed_one_of_one": "Ziel verfehlt: {items}.",
-        "miss_item": "{label} {value} gegen {target} ({since})",
-        "since_one": "diesen Monat",
-        "since": "seit {n} Monaten",
-        "at_most": "höchstens ",
-        "worse_one": "Echte Verschlechterung gegenüber Vormonat: {items}.",
-        "worse_many": "Echte Verschlechterungen gegenüber Vormonat: {items}.",
-        "better_one": "Echte Verbesserung gegenüber Vormonat: {items}.",
-        "better_many": "Echte Verbesserungen gegenüber Vormonat: {items}.",
-        "change_item": "{label} {delta} (jetzt {value})",
-        "more": "{n} weitere",
-        "more_target": "ein weiteres",  # Ziel
-        "more_change": "eine weitere",  # Verschlechterung, Verbesserung
-        "quiet": "Nichts Auffälliges: {targets}keine echte Verschlechterung gegenüber Vormonat.",
-        "quiet_targets": "alle {m} Ziele erreicht, ",
-        "quiet_target": "Ziel erreicht, ",
-        # subject
-        "s_missed": "{k} von {m} Zielen verfehlt",
-        "s_met": "alle {m} Ziele erreicht",
-        "s_met_one": "Ziel erreicht",
-        "s_missed_one": "Ziel verfehlt",
-        "s_up": "{labels} gestiegen",
-        "s_down": "{labels} gesunken",
-        "s_nothing": "keine echte Veränderung",
-        "s_teams": "{k} von {m} Teams brauchen Aufmerksamkeit",
-        "s_no_team": "kein Team braucht besondere Aufmerksamkeit",
-        # overview
-        "o_missed": "{k} von {m} Zielen verfehlt ({items})",
-        "o_worse": "echt verschlechtert: {items}",
-        "o_shared": "{label} verfehlt das Ziel in {k} von {m} Teams: {teams}.",
-        "o_team_item": "{team} ({value})",
-    },
-    "en": {
-        "missed": "{k} of {m} targets missed: {items}.",
-        "missed_one_of_one": "Target missed: {items}.",
-        "miss_item": "{label} {value} vs {target} ({since})",
-        "since_one": "this month",
-        "since": "{n} months running",
-        "at_most": "at most ",
-        "worse_one": "Real decline vs last month: {items}.",
-        "worse_many": "Real declines vs last month: {items}.",
-        "better_one": "Real improvement vs last month: {items}.",
-        "better_many": "Real improvements vs last month: {items}.",
-        "change_item": "{label} {delta} (now {value})",
-        "more": "{n} more",
-        "more_target": "1 more",
-        "more_change": "1 more",
-        "quiet": "Nothing stands out: {targets}no real decline vs last month.",
-        "quiet_targets": "all {m} targets met, ",
-        "quiet_target": "target met, ",
-        "s_missed": "{k} of {m} targets missed",
-        "s_met": "all {m} targets met",
-        "s_met_one": "target met",
-        "s_missed_one": "target missed",
-        "s_up": "{labels} up",
-        "s_down": "{labels} down",
-        "s_nothing": "no real change",
-        "s_teams": "{k} of {m} teams need attention",
-        "s_no_team": "no team needs particular attention",
-        "o_missed": "{k} of {m} targets missed ({items})",
-        "o_worse": "real declines: {items}",
-        "o_shared": "{label} misses its target in {k} of {m} teams: {teams}.",
-        "o_team_item": "{team} ({value})",
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -168,7 +92,7 @@ def _target_text(m: Miss, locale: str) -> tuple[str, str]:
     assert m.row.value is not None and m.row.target is not None
     value, target = fmt.kpi_values_apart(m.kpi, m.row.value, m.row.target, locale)
     if KPI_BY_ID[m.kpi].better == "lower":
-        target = _TEXT[locale]["at_most"] + target
+        target = text(locale, "attention.at_most") + target
     return value, target
 
 
@@ -176,9 +100,11 @@ def _named(items: list[str], total: int, locale: str, kind: str) -> str:
     """ "A, B, C und 2 weitere"; `kind` ("target" or "change") gives German its gender."""
     rest = total - len(items)
     if rest == 1:
-        items = [*items, _TEXT[locale][f"more_{kind}"]]
+        # German: "ein weiteres" (Ziel), "eine weitere" (Verschlechterung)
+        one_more = N_("attention.more_target") if kind == "target" else N_("attention.more_change")
+        items = [*items, text(locale, one_more)]
     elif rest > 1:
-        items = [*items, _TEXT[locale]["more"].format(n=rest)]
+        items = [*items, text(locale, "attention.more", n=rest)]
     return and_list(items, locale)
 
 
@@ -188,7 +114,9 @@ def _change_item(c: Change, locale: str, start: bool) -> str:
         if KPI_BY_ID[c.kpi].unit == "count"
         else fmt.kpi_delta(c.kpi, c.row.delta, locale)
     )
-    return _TEXT[locale]["change_item"].format(
+    return text(
+        locale,
+        "attention.change_item",
         label=label(c.kpi, locale, start=start),
         delta=delta,
         value=fmt.kpi_value(c.kpi, c.row.value, locale),
@@ -196,31 +124,47 @@ def _change_item(c: Change, locale: str, start: bool) -> str:
 
 
 def missed_sentence(status: TeamStatus, locale: str) -> str:
-    t = _TEXT[locale]
     if not status.missed:
         return ""
     items = []
     for i, m in enumerate(status.missed[:MAX_NAMED]):
         value, target = _target_text(m, locale)
-        since = t["since_one"] if m.months <= 1 else t["since"].format(n=m.months)
+        if m.months <= 1:
+            since = text(locale, "attention.since_one")
+        else:
+            since = text(locale, "attention.since", n=m.months)
         items.append(
-            t["miss_item"].format(
-                label=label(m.kpi, locale, start=i == 0), value=value, target=target, since=since
+            text(
+                locale,
+                "attention.miss_item",
+                label=label(m.kpi, locale, start=i == 0),
+                value=value,
+                target=target,
+                since=since,
             )
         )
     listed = _named(items, len(status.missed), locale, "target")
     if len(status.judged) == 1:
-        return t["missed_one_of_one"].format(items=listed)
-    return t["missed"].format(k=len(status.missed), m=len(status.judged), items=listed)
+        return text(locale, "attention.missed_one_of_one", items=listed)
+    # Translators: {k} targets missed of {m} judged
+    return text(
+        locale, "attention.missed", k=len(status.missed), m=len(status.judged), items=listed
+    )
+
+
+# One change or several, declines or improvements.
+_CHANGES_SENTENCE: dict[str, tuple[str, str]] = {
+    "worse": (N_("attention.worse_one"), N_("attention.worse_many")),
+    "better": (N_("attention.better_one"), N_("attention.better_many")),
+}
 
 
 def _changes_sentence(changes: Sequence[Change], kind: str, locale: str) -> str:
     if not changes:
         return ""
-    t = _TEXT[locale]
     items = [_change_item(c, locale, start=i == 0) for i, c in enumerate(changes[:MAX_NAMED])]
-    key = f"{kind}_one" if len(changes) == 1 else f"{kind}_many"
-    return t[key].format(items=_named(items, len(changes), locale, "change"))
+    key = _CHANGES_SENTENCE[kind][len(changes) > 1]
+    return text(locale, key, items=_named(items, len(changes), locale, "change"))
 
 
 def attention_sentences(status: TeamStatus, locale: str) -> list[str]:
@@ -237,39 +181,46 @@ def attention_sentences(status: TeamStatus, locale: str) -> list[str]:
 
 def quiet_sentence(status: TeamStatus, locale: str) -> str:
     """What to say where the attention list is empty (the e-mail, the page)."""
-    t = _TEXT[locale]
     m = len(status.judged)
-    targets = t["quiet_target"] if m == 1 else t["quiet_targets"].format(m=m) if m else ""
-    return t["quiet"].format(targets=targets)
+    if m == 1:
+        targets = text(locale, "attention.quiet_target")
+    elif m:
+        targets = text(locale, "attention.quiet_targets", m=m)
+    else:
+        targets = ""
+    # Translators: {targets} is attention.quiet_target(s) or nothing
+    return text(locale, "attention.quiet", targets=targets)
 
 
 def _direction_words(changes: Sequence[Change], locale: str) -> list[str]:
     """ "CSAT und NPS gesunken", "ART gestiegen": which way the value went, not better/worse."""
-    t = _TEXT[locale]
     up = [c for c in changes if (c.row.delta or 0) > 0]
     down = [c for c in changes if (c.row.delta or 0) < 0]
     out = []
-    for key, group in (("s_down", down), ("s_up", up)):
+    for key, group in ((N_("attention.subject.down"), down), (N_("attention.subject.up"), up)):
         if group:
             names = and_list(
                 [label(c.kpi, locale, start=i == 0) for i, c in enumerate(group)], locale
             )
-            out.append(t[key].format(labels=names))
+            out.append(text(locale, key, labels=names))
     return out
 
 
 def subject_status(status: TeamStatus, locale: str) -> str:
     """The month in a few words for the e-mail subject: "2 von 5 Zielen verfehlt, CSAT
     gesunken", "all 4 targets met, no real change"."""
-    t = _TEXT[locale]
     parts = []
     m, k = len(status.judged), len(status.missed)
-    if m == 1:
-        parts.append(t["s_missed_one"] if k else t["s_met_one"])
+    if m == 1 and k:
+        parts.append(text(locale, "attention.subject.missed_one"))
+    elif m == 1:
+        parts.append(text(locale, "attention.subject.met_one"))
+    elif m and k:
+        parts.append(text(locale, "attention.subject.missed", k=k, m=m))
     elif m:
-        parts.append(t["s_missed"].format(k=k, m=m) if k else t["s_met"].format(m=m))
+        parts.append(text(locale, "attention.subject.met", m=m))
     shown = list(status.worse[:MAX_NAMED_SHORT]) or list(status.better[:MAX_NAMED_SHORT])
-    parts += _direction_words(shown, locale) or [t["s_nothing"]]
+    parts += _direction_words(shown, locale) or [text(locale, "attention.subject.nothing")]
     return ", ".join(parts)
 
 
@@ -290,18 +241,30 @@ class TeamAttention:
 
 
 def overview_line(status: TeamStatus, locale: str) -> str:
-    t = _TEXT[locale]
     parts = []
     if status.missed:
         items = []
         for i, m in enumerate(status.missed[:MAX_NAMED_SHORT]):
             value, target = _target_text(m, locale)
             items.append(
-                f"{label(m.kpi, locale, start=i == 0)} {value} "
-                f"{'gegen' if locale == 'de' else 'vs'} {target}"
+                text(
+                    locale,
+                    "attention.overview.miss_item",
+                    label=label(m.kpi, locale, start=i == 0),
+                    value=value,
+                    target=target,
+                )
             )
         listed = _named(items, len(status.missed), locale, "target")
-        parts.append(t["o_missed"].format(k=len(status.missed), m=len(status.judged), items=listed))
+        parts.append(
+            text(
+                locale,
+                "attention.overview.missed",
+                k=len(status.missed),
+                m=len(status.judged),
+                items=listed,
+            )
+        )
     if status.worse:
         items = [
             f"{label(c.kpi, locale, start=False)} {fmt.kpi_delta(c.kpi, c.row.delta, locale)}"
@@ -309,9 +272,10 @@ def overview_line(status: TeamStatus, locale: str) -> str:
             else f"{label(c.kpi, locale, start=False)} {fmt.percent_change(c.row.rel, locale)}"
             for c in status.worse[:MAX_NAMED_SHORT]
         ]
-        parts.append(t["o_worse"].format(items=_named(items, len(status.worse), locale, "change")))
-    text = f"{status.team_name}: " + "; ".join(parts)
-    return text if text.endswith(".") else text + "."  # "+14,1 Std." ends the line already
+        worse = _named(items, len(status.worse), locale, "change")
+        parts.append(text(locale, "attention.overview.worse", items=worse))
+    line = f"{status.team_name}: " + "; ".join(parts)
+    return line if line.endswith(".") else line + "."  # "+14,1 Std." ends the line already
 
 
 def overview_attention(statuses: Sequence[TeamStatus], locale: str) -> list[TeamAttention]:
@@ -333,9 +297,11 @@ def overview_attention(statuses: Sequence[TeamStatus], locale: str) -> list[Team
 
 
 def overview_subject_status(statuses: Sequence[TeamStatus], locale: str) -> str:
-    t = _TEXT[locale]
     k = sum(s.needs_attention for s in statuses)
-    return t["s_teams"].format(k=k, m=len(statuses)) if k else t["s_no_team"]
+    if not k:
+        return text(locale, "attention.subject.no_team")
+    # Translators: {k} teams need attention of {m} teams
+    return text(locale, "attention.subject.teams", k=k, m=len(statuses))
 
 
 def overview_notes(
@@ -348,7 +314,6 @@ def overview_notes(
 ) -> list[Note]:
     """The overview's own notes: a KPI whose target several teams miss (one line, the teams by
     distance), then the context notes of the company figures, at most MAX_OVERVIEW_NOTES."""
-    t = _TEXT[locale]
     shared: list[tuple[int, int, Note]] = []
     for order, kpi in enumerate(RULE_KPIS):
         judged = [s for s in statuses if kpi in s.judged]
@@ -358,13 +323,24 @@ def overview_notes(
         if len(misses) < SHARED_MISS_TEAMS:
             continue
         items = [
-            t["o_team_item"].format(team=s.team_name, value=fmt.kpi_value(kpi, m.row.value, locale))
+            text(
+                locale,
+                "attention.overview.team_item",
+                team=s.team_name,
+                value=fmt.kpi_value(kpi, m.row.value, locale),
+            )
             for s, m in misses
         ]
-        text = t["o_shared"].format(
-            label=label(kpi, locale), k=len(misses), m=len(judged), teams=and_list(items, locale)
+        # Translators: {k} teams miss the target of {m} judged
+        line = text(
+            locale,
+            "attention.overview.shared",
+            label=label(kpi, locale),
+            k=len(misses),
+            m=len(judged),
+            teams=and_list(items, locale),
         )
-        note = Note("overview_target_missed", text, kpis=(kpi,), severity=len(misses))
+        note = Note("overview_target_missed", line, kpis=(kpi,), severity=len(misses))
         shared.append((-len(misses), order, note))
     notes = [n for *_, n in sorted(shared, key=lambda x: x[:2])]
     notes += generated_notes(company, company_id, month, locale, headline)

@@ -17,17 +17,13 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
-from scorecards.churn.scoring import display_ids, display_labels
+from scorecards.churn.pseudonyms import display_ids, display_labels
 from scorecards.config.settings import Settings, TeamConfig
 from scorecards.contract.datasets import CHANNELS
-from scorecards.contract.kpi_catalog import (
-    ALL_TEAMS,
-    SERVICE_LEVEL,
-    reason_text,
-    without_absent_inputs,
-)
+from scorecards.contract.kpi_catalog import ALL_TEAMS, SERVICE_LEVEL, without_absent_inputs
 from scorecards.core.periods import month_range, parse_month, shift_month
-from scorecards.notes.rules import Note, context_notes
+from scorecards.notes.rules import Note
+from scorecards.notes.select import context_notes
 from scorecards.report.attention import (
     TeamAttention,
     TeamStatus,
@@ -36,7 +32,10 @@ from scorecards.report.attention import (
     overview_notes,
     team_status,
 )
-from scorecards.warehouse import store as warehouse
+from scorecards.text.kpi_texts import reason_text
+from scorecards.warehouse.connection import connect
+from scorecards.warehouse.sql import team_or_all
+from scorecards.warehouse.tables import table_exists
 
 HISTORY_MONTHS = 13
 TOP_AT_RISK = 10
@@ -190,7 +189,7 @@ def _times(con: duckdb.DuckDBPyConnection, months: Sequence[str], tz: str) -> pd
     # it was resolved in.
     frt = con.execute(
         f"""
-        SELECT period, CASE WHEN grouping(team) = 1 THEN '{ALL_TEAMS}' ELSE team END AS team,
+        SELECT period, {team_or_all()},
                quantile_cont(v, 0.5) AS frt_median, quantile_cont(v, 0.9) AS frt_p90
         FROM (SELECT period, team, (epoch_us(first_response_at) - epoch_us(created_at)) / 6e7 AS v
               FROM tickets WHERE period IN (SELECT unnest($months)) AND first_response_at IS NOT NULL)
@@ -201,7 +200,7 @@ def _times(con: duckdb.DuckDBPyConnection, months: Sequence[str], tz: str) -> pd
     res = con.execute(
         f"""
         SELECT rperiod AS period,
-               CASE WHEN grouping(team) = 1 THEN '{ALL_TEAMS}' ELSE team END AS team,
+               {team_or_all()},
                quantile_cont(v, 0.5) AS res_median, quantile_cont(v, 0.9) AS res_p90
         FROM (SELECT strftime(timezone($tz, resolved_at), '%Y-%m') AS rperiod, team,
                      (epoch_us(resolved_at) - epoch_us(created_at)) / 3.6e9 AS v
@@ -222,14 +221,14 @@ def _times(con: duckdb.DuckDBPyConnection, months: Sequence[str], tz: str) -> pd
 def load_month(settings: Settings, month: str) -> MonthData:
     """Read the month's KPI history, chart series, data-quality facts and churn scores."""
     months = month_range(shift_month(month, -(HISTORY_MONTHS - 1)), month)
-    with warehouse.connect(settings.warehouse, read_only=True) as con:
+    with connect(settings.warehouse, read_only=True) as con:
         kpis = con.execute(
             "SELECT * FROM team_kpis WHERE period IN (SELECT unnest($m)) ORDER BY period, team",
             {"m": months},
         ).df()
         channels = con.execute(
             f"""
-            SELECT period, CASE WHEN grouping(team) = 1 THEN '{ALL_TEAMS}' ELSE team END AS team,
+            SELECT period, {team_or_all()},
                    channel, count(*) AS tickets
             FROM tickets WHERE period IN (SELECT unnest($m))
             GROUP BY GROUPING SETS ((period, team, channel), (period, channel))
@@ -248,7 +247,7 @@ def load_month(settings: Settings, month: str) -> MonthData:
         ).df()
         churn = None
         churn_prev_high = None
-        if warehouse.table_exists(con, "customer_churn_risk"):
+        if table_exists(con, "customer_churn_risk"):
             label = _label_sql(con, settings)
             scored = con.execute(
                 "SELECT count(*) FROM customer_churn_risk WHERE period = ?", [month]

@@ -2,7 +2,8 @@
 
 The scorecard, its charts, the context notes and the e-mails all format numbers here, so a value
 reads the same everywhere: "1.234,5" and "Oktober 2026" in German, "1,234.5" and "October 2026"
-in English. Missing values format as `NO_DATA[locale]`, never as "nan".
+in English. Missing values format as `no_data(locale)`, never as "nan". The words (units,
+"better", "target met") come from the text catalogue (`scorecards.text.catalog`).
 """
 
 from __future__ import annotations
@@ -15,28 +16,46 @@ from babel.dates import format_date as _babel_date
 from babel.numbers import format_decimal
 
 from scorecards.contract.kpi_catalog import KPI_BY_ID, Kpi
+from scorecards.text.catalog import N_, text
+from scorecards.text.kpi_texts import LABEL_KEYS
 
 Locale = Literal["de", "en"]
 
-NO_DATA: dict[str, str] = {"de": "keine Daten", "en": "no data"}
 MINUS = "\u2212"  # a real minus sign: a hyphen reads as a dash in running text
 NBSP = "\u00a0"
 
-# Short unit suffixes as printed after a value; "%" follows each locale's own spacing rule.
-_UNIT_SUFFIX: dict[str, dict[str, str]] = {
-    "minutes": {"de": f"{NBSP}Min.", "en": f"{NBSP}min"},
-    "hours": {"de": f"{NBSP}Std.", "en": f"{NBSP}h"},
-    "%": {"de": f"{NBSP}%", "en": "%"},
-    "points": {"de": "", "en": ""},
-    "score": {"de": "", "en": ""},
-    "count": {"de": "", "en": ""},
+# Short unit suffixes as printed after a value (a no-break space first where the locale spaces
+# it: "81,3 %" but "81.3%"); points, scores and counts have none.
+_UNIT_SUFFIX: dict[str, str] = {
+    # Translators: a no-break space (U+00A0) first where the language spaces its units
+    "minutes": N_("format.unit.minutes"),
+    # Translators: a no-break space (U+00A0) first where the language spaces its units
+    "hours": N_("format.unit.hours"),
+    # Translators: a no-break space (U+00A0) first where the language spaces its units
+    "%": N_("format.unit.percent"),
 }
 # A change of a share is in percentage points, not percent.
-_DELTA_SUFFIX: dict[str, dict[str, str]] = {
+_DELTA_SUFFIX: dict[str, str] = {
     **_UNIT_SUFFIX,
-    "%": {"de": f"{NBSP}Pp.", "en": f"{NBSP}pp"},
-    "points": {"de": f"{NBSP}Pkt.", "en": f"{NBSP}pts"},
+    # Translators: a no-break space (U+00A0) first where the language spaces its units
+    "%": N_("format.delta_unit.percent"),
+    # Translators: a no-break space (U+00A0) first where the language spaces its units
+    "points": N_("format.delta_unit.points"),
 }
+
+
+def no_data(locale: str) -> str:
+    """What a missing value prints as: "keine Daten", "no data"."""
+    return text(locale, "format.no_data")
+
+
+def unit_suffix(unit: str, locale: str) -> str:
+    """The suffix after a value in `unit` (" Min." with a no-break space); "" for none."""
+    return text(locale, _UNIT_SUFFIX[unit]) if unit in _UNIT_SUFFIX else ""
+
+
+def _delta_suffix(unit: str, locale: str) -> str:
+    return text(locale, _DELTA_SUFFIX[unit]) if unit in _DELTA_SUFFIX else ""
 
 
 def is_missing(x: object) -> bool:
@@ -57,55 +76,39 @@ def digits_for(kpi: Kpi, value: float | None = None) -> int:
 def number(x: float | None, locale: str, digits: int = 1, signed: bool = False) -> str:
     """A number with grouping and exactly `digits` decimals; signed adds + or a true minus."""
     if is_missing(x):
-        return NO_DATA[locale]
+        return no_data(locale)
     assert x is not None
     q = round(float(x), digits)
     if q == 0:
         q = 0.0  # no "-0,0"
     pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    text = format_decimal(abs(q), format=pattern, locale=locale)
+    shown = format_decimal(abs(q), format=pattern, locale=locale)
     if q < 0:
-        return MINUS + text
-    return ("+" + text) if signed and q > 0 else (("±" + text) if signed else text)
+        return MINUS + shown
+    return ("+" + shown) if signed and q > 0 else (("±" + shown) if signed else shown)
 
 
 def kpi_value(kpi_id: str, x: float | None, locale: str, unit: bool = True) -> str:
     """A KPI value with its unit: "42,5 Min.", "81,3 %", "+12,0" (NPS), "1.234"."""
     kpi = KPI_BY_ID[kpi_id]
     if is_missing(x):
-        return NO_DATA[locale]
+        return no_data(locale)
     assert x is not None
-    text = number(x, locale, digits_for(kpi, x))
+    shown = number(x, locale, digits_for(kpi, x))
     if kpi.unit == "points" and x > 0:
-        text = "+" + text
-    return text + (_UNIT_SUFFIX[kpi.unit][locale] if unit else "")
+        shown = "+" + shown
+    return shown + (unit_suffix(kpi.unit, locale) if unit else "")
 
 
 def kpi_delta(kpi_id: str, delta: float | None, locale: str) -> str:
     """A signed change in the KPI's own unit (percentage points for shares)."""
     kpi = KPI_BY_ID[kpi_id]
     if is_missing(delta):
-        return NO_DATA[locale]
+        return no_data(locale)
     assert delta is not None
-    return (
-        number(delta, locale, digits_for(kpi, delta), signed=True) + _DELTA_SUFFIX[kpi.unit][locale]
+    return number(delta, locale, digits_for(kpi, delta), signed=True) + _delta_suffix(
+        kpi.unit, locale
     )
-
-
-_JUDGEMENT: dict[str, dict[str, str]] = {
-    "de": {
-        "better": "besser",
-        "worse": "schlechter",
-        "unchanged": "unverändert",
-        "no_real_change": "keine echte Änderung",
-    },
-    "en": {
-        "better": "better",
-        "worse": "worse",
-        "unchanged": "unchanged",
-        "no_real_change": "no real change",
-    },
-}
 
 
 def change(
@@ -127,27 +130,30 @@ def change(
     the page colours. Without `significant` (None, not known) the change reads as before.
     """
     if is_missing(cur) or is_missing(ref) or not (math.isfinite(cur) and math.isfinite(ref)):
-        return {"arrow": "", "text": NO_DATA[locale], "label": label, "judgement": "", "tone": ""}
-    words = _JUDGEMENT[locale]
+        return {"arrow": "", "text": no_data(locale), "label": label, "judgement": "", "tone": ""}
     d = cur - ref
     shown = kpi_delta(kpi_id, d, locale)
     base = {"text": shown, "label": label}
     if round(d, digits_for(KPI_BY_ID[kpi_id], d)) == 0:
         tone = "noise" if significant is False else ""
-        return {**base, "arrow": "►", "judgement": words["unchanged"], "tone": tone}
+        judgement = text(locale, "format.change.unchanged")
+        return {**base, "arrow": "►", "judgement": judgement, "tone": tone}
     if significant is False:
-        return {**base, "arrow": "", "judgement": words["no_real_change"], "tone": "noise"}
+        judgement = text(locale, "format.change.no_real_change")
+        return {**base, "arrow": "", "judgement": judgement, "tone": "noise"}
     better = KPI_BY_ID[kpi_id].better
     good = (d > 0) if better == "higher" else (d < 0) if better == "lower" else None
-    judgement = "" if good is None else (words["better"] if good else words["worse"])
+    if good is None:
+        judgement = ""
+    elif good:
+        judgement = text(locale, "format.change.better")
+    else:
+        judgement = text(locale, "format.change.worse")
     tone = "worse" if significant and good is False else ""
     return {**base, "arrow": "▲" if d > 0 else "▼", "judgement": judgement, "tone": tone}
 
 
-_STATUS: dict[str, dict[str, str]] = {
-    "de": {"met": "Ziel erreicht", "missed": "Ziel verfehlt"},
-    "en": {"met": "target met", "missed": "target missed"},
-}
+_STATUS: dict[str, str] = {"met": N_("format.target.met"), "missed": N_("format.target.missed")}
 STATUS_MARK: dict[str, str] = {"met": "✓", "missed": "✗"}
 
 
@@ -172,15 +178,15 @@ def target_status(kpi_id: str, value: float | None, target: float | None) -> str
 
 def status_text(status: str, locale: str) -> str:
     """ "✗ Ziel verfehlt" / "✓ target met"; "" without a status."""
-    return f"{STATUS_MARK[status]} {_STATUS[locale][status]}" if status else ""
+    return f"{STATUS_MARK[status]} {text(locale, _STATUS[status])}" if status else ""
 
 
 def percent_change(rel: float | None, locale: str, digits: int = 0) -> str:
     """A relative change given as a fraction (0.35 → "+35 %" in de, "+35%" in en)."""
     if is_missing(rel):
-        return NO_DATA[locale]
+        return no_data(locale)
     assert rel is not None
-    return number(100 * rel, locale, digits, signed=True) + _UNIT_SUFFIX["%"][locale]
+    return number(100 * rel, locale, digits, signed=True) + unit_suffix("%", locale)
 
 
 def interval(kpi_id: str, lo: float | None, hi: float | None, locale: str) -> str:
@@ -192,7 +198,7 @@ def interval(kpi_id: str, lo: float | None, hi: float | None, locale: str) -> st
     d = digits_for(kpi, max(abs(lo), abs(hi)))
     # "−44,3–−16,2" misreads; spaced dashes keep negative bounds apart.
     dash = f"{NBSP}–{NBSP}" if lo < 0 or hi < 0 else "–"
-    return f"{number(lo, locale, d)}{dash}{number(hi, locale, d)}{_UNIT_SUFFIX[kpi.unit][locale]}"
+    return f"{number(lo, locale, d)}{dash}{number(hi, locale, d)}{unit_suffix(kpi.unit, locale)}"
 
 
 def count(n: float | int | None, locale: str) -> str:
@@ -211,15 +217,9 @@ def date(day: dt.date, locale: str) -> str:
     return _babel_date(day, "medium", locale=locale)
 
 
-# One gender form in German text: the pair form "Kundinnen und Kunden", as in the definitions.
-_LABEL_DE: dict[str, str] = {
-    "at_risk_customers": "Kundinnen und Kunden mit hohem Abwanderungsrisiko",
-}
-
-
 def kpi_label(kpi_id: str, locale: str) -> str:
-    kpi = KPI_BY_ID[kpi_id]
-    return _LABEL_DE.get(kpi_id, kpi.label_de) if locale == "de" else kpi.label_en
+    """The KPI's full name: "Kundenzufriedenheit (CSAT)", "Customer satisfaction (CSAT)"."""
+    return text(locale, LABEL_KEYS[kpi_id])
 
 
 def kpi_short_label(kpi_id: str, locale: str) -> str:
@@ -244,10 +244,10 @@ def kpi_values_apart(kpi_id: str, a: float, b: float, locale: str) -> tuple[str,
     kpi = KPI_BY_ID[kpi_id]
 
     def at(x: float, digits: int) -> str:
-        text = number(x, locale, digits)
-        return ("+" + text if kpi.unit == "points" and x > 0 else text) + _UNIT_SUFFIX[kpi.unit][
-            locale
-        ]
+        shown = number(x, locale, digits)
+        return ("+" + shown if kpi.unit == "points" and x > 0 else shown) + unit_suffix(
+            kpi.unit, locale
+        )
 
     for extra in (1, 2):
         d = digits_for(kpi, max(abs(a), abs(b))) + extra

@@ -20,9 +20,11 @@ from pathlib import Path
 import duckdb
 from pydantic import ValidationError
 
+from scorecards.config.environment import WarehouseTarget, as_target
 from scorecards.config.settings import Settings, TeamConfig
-from scorecards.warehouse import store as warehouse
+from scorecards.warehouse.connection import connect
 from scorecards.warehouse.sql import sql_str
+from scorecards.warehouse.tables import table_exists
 
 log = logging.getLogger(__name__)
 
@@ -105,13 +107,13 @@ def team_id_sql(expr: str, teams: Iterable[TeamConfig]) -> str:
 
 
 def data_teams(
-    source: duckdb.DuckDBPyConnection | warehouse.WarehouseTarget | Path | str,
+    source: duckdb.DuckDBPyConnection | WarehouseTarget | Path | str,
     months: Collection[str] | None = None,
 ) -> dict[str, str]:
     """Team id -> readable name of every team with tickets or survey responses (in `months`,
     default all): the name from `team_names`, else the id."""
     if not isinstance(source, duckdb.DuckDBPyConnection):
-        with warehouse.connect(warehouse.as_target(source), read_only=True) as con:
+        with connect(as_target(source), read_only=True) as con:
             return data_teams(con, months)
     con = source
     where = "team IS NOT NULL AND team <> ''"
@@ -122,11 +124,11 @@ def data_teams(
     seen = " UNION ".join(
         f"SELECT DISTINCT team FROM {t} WHERE {where}"
         for t in ("tickets", "survey_responses")
-        if warehouse.table_exists(con, t)
+        if table_exists(con, t)
     )
     if not seen:
         return {}
-    if warehouse.table_exists(con, "team_names"):
+    if table_exists(con, "team_names"):
         sql = f"""
             SELECT s.team, coalesce(n.name, s.team)
             FROM ({seen}) s
@@ -140,7 +142,7 @@ def data_teams(
 
 def resolve_teams(
     settings: Settings,
-    source: duckdb.DuckDBPyConnection | warehouse.WarehouseTarget | Path | str,
+    source: duckdb.DuckDBPyConnection | WarehouseTarget | Path | str,
     months: Collection[str] | None = None,
 ) -> dict[str, TeamConfig]:
     """The teams that get a scorecard: the configured ones in config order, then (with

@@ -1,10 +1,12 @@
 """Render a month's scorecards: every team's PDF and the overview, in parallel, failure by failure.
 
 Files land in `<data dir>/out/<YYYY-MM>/scorecards/<team id>.pdf` and `overview.pdf`, each
-written to a temporary name and renamed, so a reader never sees half a PDF. One team's failure
-does not stop the others: it is collected, and the caller decides (the Dagster asset fails at the
-end naming the teams). Worker processes each build one `Renderer` and keep it for all the teams
-they are given; with one worker (or one team) everything runs in this process.
+written to a temporary name and renamed, so a reader never sees half a PDF; next to each, its
+record `<team id>.json`: what it says, and what its e-mail says (scorecards/render/content.py).
+One team's failure does not stop the others: it is collected, and the caller decides (the
+Dagster asset fails at the end naming the teams). Worker processes each build one `Renderer` and
+keep it for all the teams they are given; with one worker (or one team) everything runs in this
+process.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scorecards.config.settings import Settings
-from scorecards.notes.rules import load_manual_notes
+from scorecards.notes.manual import load_manual_notes
 from scorecards.render.content import content_sha256, write_record
 from scorecards.report.data import MonthData, TeamReport, load_month, overview_report, team_report
+from scorecards.report.summary import MailSummary, overview_summary, team_summary
 from scorecards.warehouse.teams import for_month
 
 OVERVIEW = "overview"
@@ -38,7 +41,7 @@ class ScorecardFile:
 
 
 @dataclass
-class PublishResult:
+class BatchResult:
     month: str
     files: list[ScorecardFile] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)  # team id -> error
@@ -88,19 +91,28 @@ def _render_team(report: TeamReport, pseudonymised: bool, high: float) -> tuple[
     return out.pdf, out.pages
 
 
-def _team_job(team_id: str) -> tuple[bytes, int, str]:
-    """The team's PDF, its page count and what it says (for the delivery ledger,
-    scorecards/render/content.py), all from the one report built here."""
+# What a job gives back: the PDF, its page count, what it says (for the delivery ledger,
+# scorecards/render/content.py) and its e-mail's summary, all from the one report it built.
+Job = tuple[bytes, int, str, MailSummary]
+
+
+def _team_job(team_id: str) -> Job:
     settings = _job["settings"]
     report = team_report(settings, _job["data"], settings.teams[team_id], _job["manual"])
     pdf, pages = _render_team(report, _job["pseudo"], _job["high"])
-    return pdf, pages, content_sha256(report, pseudonymised=_job["pseudo"], high=_job["high"])
+    content = content_sha256(report, pseudonymised=_job["pseudo"], high=_job["high"])
+    return pdf, pages, content, team_summary(report)
 
 
-def _overview_job() -> tuple[bytes, int, str]:
+def _overview_job() -> Job:
     report = overview_report(_job["settings"], _job["data"], _job["manual"])
     out = _get_renderer().render_overview(report)
-    return out.pdf, out.pages, content_sha256(report)
+    return (
+        out.pdf,
+        out.pages,
+        content_sha256(report),
+        overview_summary(report, _job["data"], OVERVIEW),
+    )
 
 
 def _write(path: Path, pdf: bytes) -> None:
@@ -129,7 +141,7 @@ def build_scorecards(
     teams: Sequence[str] | None = None,
     workers: int | None = None,
     overview: bool = True,
-) -> PublishResult:
+) -> BatchResult:
     """Render the month's scorecards for `teams` (default: every configured team and, with
     teams_from_data, every other team with data in the month) and the overview. Raises only for
     what stops every team (no KPIs for the month, a bad notes file); a single team's failure is
@@ -145,7 +157,7 @@ def build_scorecards(
     manual = load_manual_notes(settings.config_dir, month, list(settings.teams))
     pseudo, high = _risk_options(settings)
     outdir = scorecard_dir(settings, month)
-    result = PublishResult(month)
+    result = BatchResult(month)
 
     # Jobs are (name, function, arguments); the overview goes first, being the longest (about
     # four scorecards' time).
@@ -154,7 +166,7 @@ def build_scorecards(
     ]
     init_args = (settings, data, manual, pseudo, high)
     n_workers = min(workers or default_workers(), len(jobs))
-    rendered: dict[str, tuple[bytes, int, str]] = {}
+    rendered: dict[str, Job] = {}
     if n_workers <= 1:
         _init(*init_args)
         for name, fn, args in jobs:
@@ -177,11 +189,11 @@ def build_scorecards(
 
     for name in [*wanted, OVERVIEW]:
         if name in rendered:
-            # content: what the PDF says, hashed by the job from the report it rendered (the
-            # parent would otherwise build every report a second time, in series)
-            pdf, pages, content = rendered[name]
+            # content and summary: made by the job from the report it rendered (the parent, or
+            # delivery, would otherwise build every report a second time, in series)
+            pdf, pages, content, summary = rendered[name]
             path = outdir / f"{name}.pdf"
             _write(path, pdf)
-            write_record(path, pdf, content)
+            write_record(path, pdf, content, summary)
             result.files.append(_file(name, path, pdf, pages))
     return result

@@ -21,14 +21,12 @@ docs/dagster-production.md, "Concurrency", explains the settings.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import dagster as dg
 
-from scorecards.warehouse.store import WAREHOUSE_ENV, target_from_env
+from scorecards.config.environment import Environment
 
 WAREHOUSE_POOL = "warehouse"
 WarehouseKind = Literal["duckdb", "ducklake"]
@@ -47,14 +45,10 @@ class PoolLimitError(dg.DagsterError):
 
 def warehouse_kind() -> WarehouseKind:
     """ "duckdb" or "ducklake": the kind of `Settings.warehouse`, which SCORECARDS_WAREHOUSE
-    chooses (docs/warehouse.md). Read from the environment here because the asset builders run
+    chooses (docs/warehouse.md). Taken from the environment because the asset builders run
     without settings; the data dir plays no part in the kind. A malformed value still gives a
     kind (by its prefix), so the code location loads and the run reports the value's error."""
-    try:
-        return target_from_env(Path(".")).kind
-    except ValueError:
-        value = os.environ.get(WAREHOUSE_ENV, "").strip().lower()
-        return "ducklake" if value.startswith("ducklake") else "duckdb"
+    return Environment().warehouse_kind
 
 
 def pool_limit(kind: str | None = None) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.concurrency import ensure_pool_limit
+from assets.concurrency import ensure_pool_limit
 from scorecards.config.settings import Settings, load_settings
 from scorecards.delivery.mail import default_reply_to
 from scorecards.delivery.send import Sender
@@ -23,7 +23,7 @@ class ScorecardsConfig(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """At the start of every run (not in sensors): the instance must let no more writers
-        into the warehouse than it takes (pipelines/concurrency.py); a run that would share the
+        into the warehouse than it takes (assets/concurrency.py); a run that would share the
         DuckDB file fails here, before its first step."""
         if context.run is not None and context.instance is not None:
             ensure_pool_limit(context.instance, logger=context.log)
