@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import dagster as dg
+import pandas as pd
 
 from assets.concurrency import WAREHOUSE_POOL
 from assets.concurrency import backfill_policy as warehouse_backfill_policy
@@ -70,13 +71,21 @@ def _md(report: DeliveryReport) -> str:
     if df.empty:
         return "_nothing to send_"
     # status first: the panel is narrow and cuts off what is on the right
-    lines = ["| status | team | recipient | attempts | error | PDF |", "|---|---|---|---:|---|---|"]
-    for r in df.itertuples(index=False):
-        error = str(r.error).replace("|", "/")
-        lines.append(
-            f"| {r.status} | {r.team} | {r.recipient} | {r.attempts} | {error} | `{r.pdf_sha256}` |"
-        )
-    return "\n".join(lines)
+    table = pd.DataFrame(
+        {
+            "status": df.status.astype(str),
+            "team": df.team.astype(str),
+            "recipient": df.recipient.astype(str),
+            "attempts": df.attempts.astype(str),
+            "error": df.error.astype(str).str.replace("|", "/", regex=False),
+            "PDF": "`" + df.pdf_sha256.astype(str) + "`",
+        }
+    )
+    return table.to_markdown(
+        index=False,
+        colalign=("left", "left", "left", "right", "left", "left"),
+        disable_numparse=True,
+    )
 
 
 def asset_config(run_config: Mapping[str, Any] | None) -> Mapping[str, Any]:

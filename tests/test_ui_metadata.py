@@ -124,3 +124,36 @@ def test_kpi_counts_are_integers(world) -> None:
     [volume] = [line for line in matrix.splitlines() if re.match(r"\| Ticket volume +\|", line)]
     cells = [c.strip() for c in volume.strip("|").split("|")[1:]]
     assert cells and all(re.fullmatch(r"\d{1,3}(,\d{3})*", c) for c in cells), cells
+
+
+def test_deliveries_table_shows_each_outcome_with_its_cells() -> None:
+    """The `deliveries` Markdown of scorecard_emails: one row per outcome, status first, a `|`
+    inside an error message cannot break the table."""
+    import pandas as pd
+
+    from assets.delivery import _md
+    from tests.test_dagster import markdown_rows
+
+    class Report:
+        def __init__(self, df: pd.DataFrame) -> None:
+            self.df = df
+
+        def table(self) -> pd.DataFrame:
+            return self.df
+
+    df = pd.DataFrame(
+        {
+            "status": ["sent", "failed"],
+            "team": ["alpha", "beta"],
+            "recipient": ["a@example.com", "b@example.com"],
+            "attempts": [1, 3],
+            "error": ["", "550 mailbox | unavailable"],
+            "pdf_sha256": ["ab12", "cd34"],
+        }
+    )
+    rows = markdown_rows(_md(Report(df)))
+    assert list(rows[0]) == ["status", "team", "recipient", "attempts", "error", "PDF"]
+    assert [r["status"] for r in rows] == ["sent", "failed"]
+    assert rows[1]["error"] == "550 mailbox / unavailable" and rows[1]["attempts"] == "3"
+    assert rows[0]["PDF"] == "`ab12`"
+    assert _md(Report(df.iloc[:0])) == "_nothing to send_"
