@@ -10,7 +10,7 @@ files as they were; the rows it would have quarantined go to
 `IngestRejected` says which check failed, for which month, with which figure and threshold, and
 what to do. A later load that passes removes the rejected files of its months.
 
-No Dagster here: pipelines/checks.py turns each `AuditCheck` into an asset check result.
+No Dagster here: assets/checks.py turns each `AuditCheck` into an asset check result.
 """
 
 from __future__ import annotations
