@@ -112,6 +112,7 @@ def env(tmp_path: Path) -> Env:
 # when the module ends, so the Envs of one test never share a warehouse (as with the file).
 
 PG_ENV = "SCORECARDS_TEST_PG"  # libpq keywords of the test server, without dbname
+LAKE_MARKER = "SCORECARDS_TEST_LAKE"  # in a settings' environment copy: "use the test lake"
 PG_DEFAULT = "host=127.0.0.1 port=5432 user=postgres"
 
 
@@ -196,7 +197,7 @@ class LakeBackend:
 def warehouse_backend(request: pytest.FixtureRequest) -> object:
     """The backend of this module's run: "duckdb", or the LakeBackend on "ducklake"."""
     import scorecards.config.settings as settings_module
-    from scorecards.config.environment import target_from_env
+    from scorecards.config.environment import Environment, read_environment, target_from_env
 
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("SCORECARDS_WAREHOUSE", raising=False)
@@ -206,11 +207,23 @@ def warehouse_backend(request: pytest.FixtureRequest) -> object:
             return
         lake = LakeBackend()
 
-        def target(data_dir: Path, environ: dict[str, str] | None = None):  # noqa: ANN202
+        # Settings loaded from the process environment without SCORECARDS_WAREHOUSE get the
+        # data dir's own lake; the marker travels in the environment copy the settings keep
+        # (settings given an explicit environment, or one naming a warehouse, keep it).
+        def read_env(environ=None, secrets=()):  # noqa: ANN001, ANN202
+            env = read_environment(environ, secrets)
             if environ is None and "SCORECARDS_WAREHOUSE" not in os.environ:
+                return Environment({**env.environ, LAKE_MARKER: "1"})
+            return env
+
+        def target(data_dir: Path, environ: dict[str, str] | None = None):  # noqa: ANN202
+            if LAKE_MARKER in (environ or {}) or (
+                environ is None and "SCORECARDS_WAREHOUSE" not in os.environ
+            ):
                 return lake.target(data_dir)
             return target_from_env(data_dir, environ)
 
+        mp.setattr(settings_module, "read_environment", read_env)
         mp.setattr(settings_module, "target_from_env", target)
         try:
             yield lake

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -318,3 +319,13 @@ def test_an_object_store_without_credentials_is_refused_with_the_names_to_set(
         connect(env.settings().warehouse),
     ):
         pass
+
+
+def test_the_test_backend_reaches_the_settings(warehouse_backend: object, env: Env) -> None:
+    """The backend parameter is what settings loaded the usual way use, so a test run "on
+    DuckLake" does not quietly run on the DuckDB file (settings keep a copy of the environment
+    they were loaded with; the fixture's lake must travel in it)."""
+    settings = env.settings()
+    want = "duckdb" if warehouse_backend == "duckdb" else "ducklake"
+    assert settings.warehouse.kind == want
+    assert pickle.loads(pickle.dumps(settings)).environment == settings.environment
