@@ -379,7 +379,7 @@ def _parts_table(runs: list[dict]) -> list[str]:
         ("ledger_open", "ledger open + close"),
         ("ledger_read", "ledger read (rows)"),
         ("ledger_write", "ledger writes"),
-        ("summaries", "mail summaries (load month)"),
+        ("summaries", "mail summaries (read from the records)"),
         ("build_message", "build messages (MIME, PDF)"),
         ("smtp_send", "SMTP send (incl. connect)"),
         ("smtp_connect", "  of it connect, TLS, AUTH"),
